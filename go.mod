@@ -1,0 +1,9 @@
+module github.com/openclawd/openclawd
+
+go 1.26.0
+
+require (
+	github.com/coder/websocket v1.8.15 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
