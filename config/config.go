@@ -1,0 +1,145 @@
+// Package config is openclawd's own configuration: the types, their
+// defaults (kept in one place, Default), strict YAML decoding that names the
+// file, line and key of every mistake, and Validate.
+//
+// The gateway's openclaw.json is not configured here; openclawd only owns a
+// few keys of it (see the runtime packages).
+package config
+
+import (
+	"time"
+)
+
+// DefaultPath is where the service looks for its config file.
+const DefaultPath = "/etc/openclawd/openclawd.yaml"
+
+// Config is the whole openclawd.yaml. Each field's comment states its default.
+type Config struct {
+	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).
+	StateDir string `yaml:"state_dir"`
+	Gateway  Gateway `yaml:"gateway"`
+	Restart  Restart `yaml:"restart"`
+	Health   Health  `yaml:"health"`
+	Logs     Logs    `yaml:"logs"`
+	Control  Control `yaml:"control"`
+
+	// Path is the file this was read from ("" for defaults). Not a YAML key.
+	Path string `yaml:"-"`
+	// lines maps a dotted key path to its line in Path, for error messages.
+	lines map[string]int
+}
+
+// Gateway configures the supervised OpenClaw gateway process.
+type Gateway struct {
+	// Port the gateway listens on, on 127.0.0.1 and ::1 only (default 18789).
+	Port int `yaml:"port"`
+	// Command, when set, is run instead of the provisioned openclaw (custom
+	// builds, tests). It gets the port in OPENCLAW_GATEWAY_PORT and the token
+	// in OPENCLAW_GATEWAY_TOKEN, as the real gateway reads them.
+	Command []string `yaml:"command"`
+	// Env is extra environment for the gateway (default none).
+	Env map[string]string `yaml:"env"`
+	// EnvFile is a KEY=VALUE secrets file (API keys, bot tokens), refused if
+	// group- or world-readable (default none).
+	EnvFile string `yaml:"env_file"`
+	// StopTimeout is how long a stop waits after SIGTERM before SIGKILL
+	// (default 90s: without systemd's TimeoutStopUSec the gateway plans its
+	// drain for a 90 s budget, openclaw-gateway.md §6).
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// Restart is the restart policy after the gateway exits.
+type Restart struct {
+	// MinDelay is the backoff after the second crash in a row; the first
+	// crash restarts at once (default 1s).
+	MinDelay time.Duration `yaml:"min_delay"`
+	// MaxDelay caps the backoff (default 2m: a start costs ~8 CPU-seconds).
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// StableAfter is how long the gateway must be up and healthy before the
+	// crash count resets (default 5m).
+	StableAfter time.Duration `yaml:"stable_after"`
+}
+
+// Health configures the probes of the gateway.
+type Health struct {
+	// StartupTimeout bounds the wait for /startupz to say "started" (default 120s).
+	StartupTimeout time.Duration `yaml:"startup_timeout"`
+	// StartupInterval is the /startupz poll period (default 250ms).
+	StartupInterval time.Duration `yaml:"startup_interval"`
+	// Interval is the liveness period (default 10s).
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one check (default 5s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Failures is how many consecutive failed checks mean hung (default 3).
+	Failures int `yaml:"failures"`
+	// Deep keeps one WebSocket to the gateway and checks its ticks and the
+	// health RPC (default true).
+	Deep *bool `yaml:"deep"`
+	// DeepInterval is the health RPC period on that socket (default 60s).
+	DeepInterval time.Duration `yaml:"deep_interval"`
+	// KillTimeout is the SIGTERM grace for a hung gateway before SIGKILL
+	// (default 10s: a deadlocked or stopped process ignores SIGTERM).
+	KillTimeout time.Duration `yaml:"kill_timeout"`
+}
+
+// Logs bounds what the gateway's output costs.
+type Logs struct {
+	// MaxLinesPerMinute is the rate limit of gateway lines (default 120).
+	MaxLinesPerMinute int `yaml:"max_lines_per_minute"`
+	// Burst is how many lines may pass at once (default 60).
+	Burst int `yaml:"burst"`
+	// FileMaxMB is the size of one log file before rotation (default 10).
+	FileMaxMB int `yaml:"file_max_mb"`
+	// FileKeep is how many rotated files are kept (default 5).
+	FileKeep int `yaml:"file_keep"`
+}
+
+// Control configures the local control API.
+type Control struct {
+	// Socket is the unix socket path (default /run/openclawd/openclawd.sock
+	// on Linux, /var/run/openclawd/openclawd.sock on macOS).
+	Socket string `yaml:"socket"`
+	// Group may read status through the socket (default "openclawd", if
+	// that group exists).
+	Group string `yaml:"group"`
+}
+
+// Default returns the configuration with every default applied.
+func Default() *Config {
+	deep := true
+	return &Config{
+		StateDir: "/var/lib/openclawd",
+		Gateway: Gateway{
+			Port:        18789,
+			StopTimeout: 90 * time.Second,
+		},
+		Restart: Restart{
+			MinDelay:    time.Second,
+			MaxDelay:    2 * time.Minute,
+			StableAfter: 5 * time.Minute,
+		},
+		Health: Health{
+			StartupTimeout:  120 * time.Second,
+			StartupInterval: 250 * time.Millisecond,
+			Interval:        10 * time.Second,
+			Timeout:         5 * time.Second,
+			Failures:        3,
+			Deep:            &deep,
+			DeepInterval:    60 * time.Second,
+			KillTimeout:     10 * time.Second,
+		},
+		Logs: Logs{
+			MaxLinesPerMinute: 120,
+			Burst:             60,
+			FileMaxMB:         10,
+			FileKeep:          5,
+		},
+		Control: Control{
+			Socket: defaultSocket,
+			Group:  "openclawd",
+		},
+	}
+}
+
+// DeepProbe reports whether the WebSocket probe is on.
+func (h Health) DeepProbe() bool { return h.Deep == nil || *h.Deep }

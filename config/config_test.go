@@ -1,0 +1,173 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error, all required
+	}{
+		{"unknown top key", "stat_dir: /x\n", []string{"test.yaml:1: stat_dir: unknown key", `did you mean "state_dir"`}},
+		{"unknown nested key", "gateway:\n  port: 1\n  bogus: 2\n", []string{"test.yaml:3: gateway.bogus: unknown key", "known keys under gateway:"}},
+		{"wrong type", "gateway:\n  port: notaport\n", []string{"test.yaml:2: gateway.port:", `"notaport" is not a valid number`}},
+		{"duration without unit", "health:\n  interval: 10\n", []string{"test.yaml:2: health.interval: 10 has no unit", "10s"}},
+		{"bad duration", "health:\n  timeout: 5x\n", []string{"test.yaml:2: health.timeout:", "not a valid duration"}},
+		{"syntax", "gateway:\n  port: [1\n", []string{"test.yaml:", "invalid YAML"}},
+		{"command not a list", "gateway:\n  command: node\n", []string{"test.yaml:2: gateway.command:", "list of strings"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("test.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded; want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string // "" = valid
+	}{
+		{"empty file is all defaults", "", ""},
+		{"example values", "state_dir: /tmp/s\ngateway:\n  port: 18790\n  command: [/bin/gw, run]\n  env: {FOO: bar}\n", ""},
+		{"port out of range", "gateway:\n  port: 70000\n", "test.yaml:2: gateway.port: 70000 is not a TCP port"},
+		{"relative state dir", "state_dir: var/lib\n", "test.yaml:1: state_dir: \"var/lib\" is not an absolute path"},
+		{"reserved env", "gateway:\n  env:\n    OPENCLAW_GATEWAY_TOKEN: x\n", "test.yaml:3: gateway.env.OPENCLAW_GATEWAY_TOKEN: OPENCLAW_GATEWAY_TOKEN is set by openclawd"},
+		{"marker env", "gateway:\n  env:\n    INVOCATION_ID: x\n", "service-manager marker"},
+		{"bad env name", "gateway:\n  env:\n    1X: y\n", "not a valid environment variable name"},
+		{"max below min", "restart:\n  min_delay: 10s\n  max_delay: 1s\n", "test.yaml:3: restart.max_delay: 1s is below restart.min_delay"},
+		{"zero failures", "health:\n  failures: 0\n", "test.yaml:2: health.failures: 0 must be at least 1"},
+		{"negative timeout", "health:\n  timeout: -1s\n", "health.timeout: -1s must be a positive duration"},
+		{"relative socket", "control:\n  socket: x.sock\n", "control.socket: \"x.sock\" is not an absolute path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("test.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			err = c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate = %v; want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultsAndOverrides(t *testing.T) {
+	c, err := Parse("t.yaml", []byte("health:\n  interval: 2s\n  deep: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Health.Interval != 2*time.Second || c.Health.DeepProbe() {
+		t.Errorf("overrides not applied: %+v", c.Health)
+	}
+	if c.Health.Timeout != Default().Health.Timeout || c.Gateway.Port != 18789 {
+		t.Errorf("defaults lost: %+v %+v", c.Health, c.Gateway)
+	}
+}
+
+// The example file in the repository must stay valid and equal to the defaults.
+func TestExampleFileMatchesDefaults(t *testing.T) {
+	c, err := Load(filepath.Join("..", "openclawd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	d.Path, d.lines = c.Path, c.lines
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("openclawd.example.yaml differs from Default():\n got %+v\nwant %+v", *c, *d)
+	}
+}
+
+func TestEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		want    map[string]string
+		wantErr string
+	}{
+		{"plain", "# keys\nA=1\nexport B = two\nC=\"x y\\n\"\nD='q'\n", 0o600, map[string]string{"A": "1", "B": "two", "C": "x y\n", "D": "q"}, ""},
+		{"world readable", "A=1\n", 0o644, nil, "is mode 0644, readable by others; it holds secrets: run chmod 600"},
+		{"group readable", "A=1\n", 0o640, nil, "chmod 600"},
+		{"no equals", "A=1\nsk-secretvaluewithoutkey\n", 0o600, nil, ":2: \"sk-secretval…\" is not KEY=VALUE"},
+		{"marker", "INVOCATION_ID=1\n", 0o600, nil, ":1: INVOCATION_ID is a service-manager marker"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "env"+string(rune('a'+i)))
+			if err := os.WriteFile(p, []byte(tt.content), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(p, tt.mode)
+			got, err := ReadEnvFile(p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "withoutkey") {
+					t.Errorf("error leaks the whole line: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %q; want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestGatewayToken(t *testing.T) {
+	c := Default()
+	c.StateDir = t.TempDir()
+	tok, src, err := c.GatewayToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != 64 || src != c.TokenFile() {
+		t.Fatalf("token len %d from %s; want 64 hex chars from %s", len(tok), src, c.TokenFile())
+	}
+	for p, want := range map[string]os.FileMode{c.TokenFile(): 0o600, c.SecretsDir(): 0o700} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, err %v; want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+	again, _, err := c.GatewayToken(nil)
+	if err != nil || again != tok {
+		t.Errorf("second call gave a different token (err %v)", err)
+	}
+	fromEnv := strings.Repeat("ab", 16)
+	if got, _, _ := c.GatewayToken(map[string]string{"OPENCLAW_GATEWAY_TOKEN": fromEnv}); got != fromEnv {
+		t.Errorf("env file token not preferred")
+	}
+	if _, _, err := c.GatewayToken(map[string]string{"OPENCLAW_GATEWAY_TOKEN": "changeme"}); err == nil || !strings.Contains(err.Error(), "at least 24") {
+		t.Errorf("short token accepted: %v", err)
+	}
+}

@@ -1,0 +1,4 @@
+package config
+
+// defaultSocket lives in the RuntimeDirectory systemd creates for the unit.
+const defaultSocket = "/run/openclawd/openclawd.sock"

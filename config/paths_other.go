@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package config
+
+const defaultSocket = "/var/run/openclawd/openclawd.sock"

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// reservedEnv are variables openclawd sets itself: the gateway's behaviour
+// depends on them (openclaw-gateway.md §4, §7), so config may not override them.
+var reservedEnv = map[string]string{
+	"OPENCLAW_GATEWAY_PORT":          "set gateway.port instead",
+	"OPENCLAW_GATEWAY_TOKEN":         "put it in gateway.env_file, or let openclawd generate one",
+	"OPENCLAW_SUPERVISOR_MODE":       "openclawd owns every restart",
+	"OPENCLAW_SERVICE_REPAIR_POLICY": "openclawd owns the service",
+	"OPENCLAW_NO_AUTO_UPDATE":        "openclawd pins the gateway version",
+	"OPENCLAW_NO_RESPAWN":            "openclawd owns every restart",
+	"TMPDIR":                         "openclawd gives the gateway a private one",
+}
+
+// SupervisorMarkers are variables a service manager sets that make the
+// gateway believe it runs under systemd or launchd; they are scrubbed from
+// its environment (openclaw-gateway.md §4, §7).
+var SupervisorMarkers = []string{
+	"INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "NOTIFY_SOCKET",
+	"WATCHDOG_USEC", "WATCHDOG_PID", "MANAGERPID",
+	"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+	"OPENCLAW_SYSTEMD_UNIT", "XPC_SERVICE_NAME", "LAUNCH_JOB_LABEL", "LAUNCH_JOB_NAME",
+	"OPENCLAW_LAUNCHD_LABEL", "OPENCLAW_SERVICE_MARKER", "OPENCLAW_SERVICE_KIND",
+}
+
+// IsSupervisorMarker reports whether name must not reach the gateway.
+func IsSupervisorMarker(name string) bool {
+	for _, m := range SupervisorMarkers {
+		if name == m {
+			return true
+		}
+	}
+	return len(name) > 7 && name[:7] == "LISTEN_" || len(name) > 11 && name[:11] == "LAUNCH_JOB_"
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks values. It is fast and has no side effects; every problem
+// is reported, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{File: c.Path, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		bad("state_dir", "%q is not an absolute path; use e.g. /var/lib/openclawd", c.StateDir)
+	}
+	if p := c.Gateway.Port; p < 1 || p > 65535 {
+		bad("gateway.port", "%d is not a TCP port; use 1-65535 (default 18789)", p)
+	}
+	if len(c.Gateway.Command) > 0 && c.Gateway.Command[0] == "" {
+		bad("gateway.command", "the first element (the program) is empty")
+	}
+	for k := range c.Gateway.Env {
+		key := "gateway.env." + k
+		switch {
+		case !envName.MatchString(k):
+			bad(key, "%q is not a valid environment variable name", k)
+		case reservedEnv[k] != "":
+			bad(key, "%s is set by openclawd; %s", k, reservedEnv[k])
+		case IsSupervisorMarker(k):
+			bad(key, "%s is a service-manager marker that changes how the gateway restarts; remove it", k)
+		}
+	}
+	if f := c.Gateway.EnvFile; f != "" && !filepath.IsAbs(f) {
+		bad("gateway.env_file", "%q is not an absolute path", f)
+	}
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"gateway.stop_timeout", c.Gateway.StopTimeout},
+		{"restart.min_delay", c.Restart.MinDelay},
+		{"restart.max_delay", c.Restart.MaxDelay},
+		{"restart.stable_after", c.Restart.StableAfter},
+		{"health.startup_timeout", c.Health.StartupTimeout},
+		{"health.startup_interval", c.Health.StartupInterval},
+		{"health.interval", c.Health.Interval},
+		{"health.timeout", c.Health.Timeout},
+		{"health.deep_interval", c.Health.DeepInterval},
+		{"health.kill_timeout", c.Health.KillTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.key, "%s must be a positive duration", p.d)
+		}
+	}
+	if c.Restart.MaxDelay < c.Restart.MinDelay {
+		bad("restart.max_delay", "%s is below restart.min_delay (%s)", c.Restart.MaxDelay, c.Restart.MinDelay)
+	}
+	if c.Health.Failures < 1 {
+		bad("health.failures", "%d must be at least 1", c.Health.Failures)
+	}
+	if c.Logs.MaxLinesPerMinute < 1 {
+		bad("logs.max_lines_per_minute", "%d must be at least 1", c.Logs.MaxLinesPerMinute)
+	}
+	if c.Logs.Burst < 1 {
+		bad("logs.burst", "%d must be at least 1", c.Logs.Burst)
+	}
+	if c.Logs.FileMaxMB < 1 {
+		bad("logs.file_max_mb", "%d must be at least 1", c.Logs.FileMaxMB)
+	}
+	if c.Logs.FileKeep < 1 {
+		bad("logs.file_keep", "%d must be at least 1", c.Logs.FileKeep)
+	}
+	switch s := c.Control.Socket; {
+	case !filepath.IsAbs(s):
+		bad("control.socket", "%q is not an absolute path", s)
+	case len(s) > 100: // sun_path is 104 bytes on macOS, 108 on Linux
+		bad("control.socket", "%q is %d bytes; unix socket paths must stay under 100", s, len(s))
+	}
+	return errors.Join(errs...)
+}
+
+// SecretsDir is where generated secrets live (mode 0700).
+func (c *Config) SecretsDir() string { return filepath.Join(c.StateDir, "secrets") }
+
+// LogDir is where openclawd's rotated log files live (mode 0700).
+func (c *Config) LogDir() string { return filepath.Join(c.StateDir, "logs") }
+
+// LogFile is openclawd's own rotated log, which `openclawd logs` reads.
+func (c *Config) LogFile() string { return filepath.Join(c.LogDir(), "openclawd.log") }
+
+// RunDir holds the gateway's pid file.
+func (c *Config) RunDir() string { return filepath.Join(c.StateDir, "run") }
+
+// GatewayTmpDir is the gateway's private TMPDIR, emptied before each start.
+func (c *Config) GatewayTmpDir() string { return filepath.Join(c.StateDir, "tmp", "gateway") }
+
+// Line returns the line of key in the file, or 0.
+func (c *Config) Line(key string) int { return c.lines[key] }
