@@ -16,7 +16,7 @@ const DefaultPath = "/etc/openclawd/openclawd.yaml"
 // Config is the whole openclawd.yaml. Each field's comment states its default.
 type Config struct {
 	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).
-	StateDir string `yaml:"state_dir"`
+	StateDir string  `yaml:"state_dir"`
 	Gateway  Gateway `yaml:"gateway"`
 	Restart  Restart `yaml:"restart"`
 	Health   Health  `yaml:"health"`

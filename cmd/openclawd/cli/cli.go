@@ -1,0 +1,133 @@
+// Package cli is the openclawd command line: one file per subcommand, each
+// a func returning an exit code. Only main calls os.Exit.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/daemon"
+)
+
+// Exit codes. ExitConfig matches the gateway's and the unit's
+// RestartPreventExitStatus: respawning cannot fix a bad config.
+const (
+	ExitOK         = 0
+	ExitFailure    = 1
+	ExitUsage      = 2
+	ExitNotRunning = 3 // status: openclawd is not running (LSB)
+	ExitUnknown    = 4 // status: could not tell (LSB)
+	ExitConfig     = 78
+)
+
+type command struct {
+	name  string
+	usage string
+	run   func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "run openclawd and the gateway in the foreground (what the service runs)", runCmd},
+		{"status", "say whether all is well; exit 0 healthy, 1 unhealthy, 3 not running", statusCmd},
+		{"restart", "restart the gateway through the running openclawd", restartCmd},
+		{"logs", "print openclawd's log (-f to follow, -n N lines)", logsCmd},
+		{"validate", "check a config file without starting anything", validateCmd},
+		{"version", "print the version", versionCmd},
+	}
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "openclawd: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return ExitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "openclawd %s: runs an OpenClaw gateway as a self-healing service.\n\nUsage: openclawd <command> [flags]\n\nCommands:\n", daemon.Version)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintf(w, "\nRun `openclawd <command> -h` for its flags.\n")
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("openclawd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses flags; it returns -1 to go on, or an exit code.
+func parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return ExitUsage
+	}
+	return -1
+}
+
+// loadConfig loads and validates a config, printing every error.
+func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: invalid configuration:\n")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "  %s\n", line)
+		}
+		return nil, ExitConfig
+	}
+	return c, ExitOK
+}
+
+func versionCmd(args []string, stdout, stderr io.Writer) int {
+	if rc := parse(newFlags("version", stderr), args); rc >= 0 {
+		return rc
+	}
+	fmt.Fprintf(stdout, "openclawd %s\n", daemon.Version)
+	return ExitOK
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	if rc := parse(fs, args); rc >= 0 {
+		return rc
+	}
+	c, rc := loadConfig(*path, stderr)
+	if c == nil {
+		return rc
+	}
+	if c.Gateway.EnvFile != "" {
+		if _, err := config.ReadEnvFile(c.Gateway.EnvFile); err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitConfig
+		}
+	}
+	fmt.Fprintf(stdout, "%s: valid\n", *path)
+	return ExitOK
+}

@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/daemon"
+)
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	if rc := parse(fs, args); rc >= 0 {
+		return rc
+	}
+	cfg, rc := loadConfig(*path, stderr)
+	if cfg == nil {
+		return rc
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.Run(ctx, cfg, stderr); err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitFailure
+	}
+	return ExitOK
+}

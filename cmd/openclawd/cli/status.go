@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/openclawd/openclawd/localapi"
+	"github.com/openclawd/openclawd/localapi/apitype"
+)
+
+func statusCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", stderr)
+	sock := socketFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if rc := parse(fs, args); rc >= 0 {
+		return rc
+	}
+	path, err := sock.path()
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitUnknown
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := localapi.NewClient(path).Status(ctx)
+	rc := ExitOK
+	switch {
+	case errors.Is(err, localapi.ErrNotRunning):
+		st = apitype.Status{State: "not_running", NextSteps: []string{
+			"Start it: `sudo systemctl start openclawd` (or `openclawd run --config FILE` in the foreground).",
+			"If it keeps stopping: `sudo systemctl status openclawd` and `journalctl -u openclawd -n 50`.",
+		}}
+		st.Gateway.State = apitype.GatewayStopped
+		st.Warnings = []apitype.Warning{{Code: "not_running", Severity: "error", Text: err.Error()}}
+		rc = ExitNotRunning
+	case err != nil:
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitUnknown
+	case !st.Healthy:
+		rc = ExitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return rc
+	}
+	printStatus(stdout, st, colorFor(stdout))
+	return rc
+}
+
+type palette struct{ ok, bad, warn, dim, reset string }
+
+func colorFor(w io.Writer) palette {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return palette{}
+	}
+	return palette{ok: "\x1b[32m", bad: "\x1b[31m", warn: "\x1b[33m", dim: "\x1b[2m", reset: "\x1b[0m"}
+}
+
+func printStatus(w io.Writer, st apitype.Status, p palette) {
+	g, h := st.Gateway, st.Health
+	switch {
+	case st.State == "not_running":
+		fmt.Fprintf(w, "%s✗ openclawd is not running%s\n", p.bad, p.reset)
+	case st.Healthy:
+		fmt.Fprintf(w, "%s● openclawd is running; the gateway is healthy%s\n", p.ok, p.reset)
+	default:
+		col := p.bad
+		if g.State == apitype.GatewayStarting || st.State == apitype.DaemonStarting {
+			col = p.warn
+		}
+		fmt.Fprintf(w, "%s✗ openclawd is %s; the gateway is %s%s\n", col, st.State, g.State, p.reset)
+	}
+	if st.State != "not_running" {
+		fmt.Fprintf(w, "  openclawd  %s, pid %d, up %s\n", st.Version, st.PID, dur(st.UptimeS))
+		line := fmt.Sprintf("  gateway    %s", g.State)
+		if g.PID > 0 {
+			line += fmt.Sprintf(", pid %d, up %s", g.PID, dur(g.UptimeS))
+		}
+		line += fmt.Sprintf(", port %d (loopback), %d restarts", g.Port, g.Restarts)
+		fmt.Fprintln(w, line)
+		if g.NextStartAt != nil {
+			fmt.Fprintf(w, "  next try   in %s\n", time.Until(*g.NextStartAt).Round(time.Second))
+		}
+		fmt.Fprintf(w, "  health     %s\n", healthLine(h))
+		if le := g.LastExit; le != nil {
+			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
+		}
+	}
+	for _, x := range st.Warnings {
+		col := p.warn
+		if x.Severity == "error" {
+			col = p.bad
+		}
+		fmt.Fprintf(w, "%s%s [%s]%s %s\n", col, x.Severity, x.Code, p.reset, x.Text)
+	}
+	if len(st.NextSteps) > 0 {
+		fmt.Fprintln(w, "What to do:")
+		for _, s := range st.NextSteps {
+			fmt.Fprintf(w, "  → %s\n", s)
+		}
+	}
+}
+
+func healthLine(h apitype.Health) string {
+	var parts []string
+	switch {
+	case h.Live && h.Started:
+		parts = append(parts, "live, started")
+	case h.Live:
+		parts = append(parts, "live, still starting")
+	default:
+		parts = append(parts, "not live")
+	}
+	if h.Version != "" {
+		parts = append(parts, "version "+h.Version)
+	}
+	if h.LastError != "" && !h.Live {
+		parts = append(parts, "last error: "+h.LastError)
+	}
+	switch {
+	case !h.Deep.Enabled:
+	case h.Deep.HelloOK && h.Deep.LastTick != nil:
+		parts = append(parts, fmt.Sprintf("websocket ok (last tick %s ago)", time.Since(*h.Deep.LastTick).Round(time.Second)))
+	case h.Deep.HelloOK:
+		parts = append(parts, "websocket ok")
+	case h.Deep.Code != "":
+		parts = append(parts, "websocket refused: "+h.Deep.Code)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func dur(s int64) string {
+	d := time.Duration(s) * time.Second
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return d.String()
+}

@@ -1,0 +1,310 @@
+// Package daemon wires openclawd together: logging, the control API, the
+// gateway supervisor and its health checks, service-manager notifications
+// and config reloads. It owns the start order and the shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/health"
+	"github.com/openclawd/openclawd/internal/logpipe"
+	"github.com/openclawd/openclawd/internal/sdnotify"
+	"github.com/openclawd/openclawd/localapi"
+	"github.com/openclawd/openclawd/supervisor"
+)
+
+// Version is openclawd's version, set at link time.
+var Version = "dev"
+
+// Daemon is one running openclawd.
+type Daemon struct {
+	log     *slog.Logger
+	started time.Time
+
+	mu       sync.Mutex // guards cfg, token, tokenSrc, stopping
+	cfg      *config.Config
+	token    string
+	tokenSrc string
+	stopping bool
+
+	sup    *supervisor.Supervisor
+	health *health.Checker
+	api    *localapi.Server
+	readyOnce sync.Once
+}
+
+// Run runs openclawd in the foreground until ctx ends, then stops the
+// gateway cleanly. stderr receives the logs (journald under systemd).
+func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("creating state dir: %w", err)
+	}
+	logFile, err := logpipe.OpenRotating(cfg.LogFile(), int64(cfg.Logs.FileMaxMB)<<20, cfg.Logs.FileKeep)
+	if err != nil {
+		return fmt.Errorf("opening log file: %w", err)
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(stderr, nil),
+		slog.NewTextHandler(logFile, nil),
+	))
+	d := &Daemon{log: log, cfg: cfg, started: time.Now()}
+	err = d.run(ctx)
+	if err != nil {
+		log.Error("openclawd stopped with an error", "err", err)
+	}
+	return err
+}
+
+func (d *Daemon) run(ctx context.Context) error {
+	cfg := d.config()
+	d.log.Info("openclawd starting", "version", Version, "config", cfg.Path, "state_dir", cfg.StateDir, "port", cfg.Gateway.Port)
+
+	// The socket comes first, so `status` answers "starting" rather than
+	// "connection refused" while the gateway boots.
+	gid := groupID(cfg.Control.Group, d.log)
+	ln, err := localapi.Listen(cfg.Control.Socket, gid)
+	if err != nil {
+		return err
+	}
+	d.api = localapi.NewServer(ln, d, gid, d.log.With("component", "localapi"))
+	_ = d.api.Start(ctx)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.api.Stop(sctx)
+	}()
+
+	d.health = health.New(health.Options{
+		Port:            cfg.Gateway.Port,
+		Token:           d.currentToken,
+		StartupTimeout:  cfg.Health.StartupTimeout,
+		StartupInterval: cfg.Health.StartupInterval,
+		Interval:        cfg.Health.Interval,
+		Timeout:         cfg.Health.Timeout,
+		Failures:        cfg.Health.Failures,
+		Deep:            cfg.Health.DeepProbe(),
+		DeepInterval:    cfg.Health.DeepInterval,
+		Logger:          d.log.With("component", "health"),
+	})
+	gwLog := d.log.With("component", "gateway")
+	pipe := func(stream string, level slog.Level) *logpipe.Pipe {
+		return logpipe.New(logpipe.Options{
+			Logger: gwLog, Attrs: []slog.Attr{slog.String("stream", stream)}, Level: level,
+			MaxLinesPerMinute: cfg.Logs.MaxLinesPerMinute, Burst: cfg.Logs.Burst,
+		})
+	}
+	stdout, stderr := pipe("stdout", slog.LevelInfo), pipe("stderr", slog.LevelWarn)
+	defer stdout.Close()
+	defer stderr.Close()
+
+	d.sup, err = supervisor.New(supervisor.Options{
+		Port:        cfg.Gateway.Port,
+		Spec:        d.spec,
+		Prober:      d.prober(),
+		Policy:      supervisor.Policy{MinDelay: cfg.Restart.MinDelay, MaxDelay: cfg.Restart.MaxDelay, StableAfter: cfg.Restart.StableAfter},
+		StopTimeout: cfg.Gateway.StopTimeout,
+		KillTimeout: cfg.Health.KillTimeout,
+		PIDFile:     cfg.RunDir() + "/gateway.pid",
+		Stdout:      stdout,
+		Stderr:      stderr,
+		Logger:      d.log.With("component", "supervisor"),
+		OnHealthy:   d.onHealthy,
+	})
+	if err != nil {
+		return err
+	}
+	_ = d.sup.Start(ctx)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watch := newFileWatch(cfg)
+	poll := time.NewTicker(2 * time.Second)
+	defer poll.Stop()
+	flush := time.NewTicker(logpipe.DefaultFlushEvery)
+	defer flush.Stop()
+	var wd <-chan time.Time
+	if iv := sdnotify.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		wd = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return d.shutdown()
+		case <-wd:
+			_, _ = sdnotify.Notify("WATCHDOG=1")
+		case <-hup:
+			d.reload("SIGHUP")
+			watch = newFileWatch(d.config())
+		case <-flush.C:
+			stdout.Flush() // repeat summaries go out even while the gateway is quiet
+			stderr.Flush()
+		case <-poll.C:
+			if watch.changed() {
+				d.reload("config file changed")
+				watch = newFileWatch(d.config())
+			}
+		}
+	}
+}
+
+// prober adapts the health checker: each gateway process starts with a
+// clean slate.
+func (d *Daemon) prober() supervisor.Prober {
+	return resetProber{d.health}
+}
+
+type resetProber struct{ c *health.Checker }
+
+func (p resetProber) Started(ctx context.Context) error {
+	p.c.Reset()
+	return p.c.Started(ctx)
+}
+
+func (p resetProber) Watch(ctx context.Context, hung func(string)) { p.c.Watch(ctx, hung) }
+
+func (d *Daemon) onHealthy() {
+	d.readyOnce.Do(func() {
+		if ok, err := sdnotify.Notify("READY=1\nSTATUS=gateway healthy"); err != nil {
+			d.log.Warn("notifying the service manager", "err", err)
+		} else if ok {
+			d.log.Info("told the service manager openclawd is ready")
+		}
+	})
+	_, _ = sdnotify.Notify("STATUS=gateway healthy")
+}
+
+func (d *Daemon) shutdown() error {
+	d.mu.Lock()
+	d.stopping = true
+	grace := d.cfg.Gateway.StopTimeout
+	d.mu.Unlock()
+	_, _ = sdnotify.Notify("STOPPING=1")
+	d.log.Info("openclawd stopping")
+	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+	defer cancel()
+	err := d.sup.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("stopping gateway: %w", err)
+	} else {
+		err = nil
+	}
+	d.log.Info("openclawd stopped")
+	return err
+}
+
+// reload re-reads the config. An invalid file is reported and ignored; a
+// valid one applies to the next gateway start, and restarts a gateway that
+// failed, since the change may be its fix.
+func (d *Daemon) reload(why string) {
+	old := d.config()
+	cfg, err := config.Load(old.Path)
+	if err != nil {
+		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
+		return
+	}
+	if cfg.Gateway.Port != old.Gateway.Port || cfg.StateDir != old.StateDir || cfg.Control != old.Control {
+		d.log.Warn("gateway.port, state_dir and control changes apply only after openclawd restarts (systemctl restart openclawd)")
+		cfg.Gateway.Port, cfg.StateDir, cfg.Control = old.Gateway.Port, old.StateDir, old.Control
+	}
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
+		d.log.Info("config reloaded; restarting the gateway", "why", why)
+		d.sup.Restart("configuration changed")
+		return
+	}
+	d.log.Info("config reloaded; it applies at the next gateway start (openclawd restart)", "why", why)
+}
+
+func (d *Daemon) config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+func (d *Daemon) currentToken() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.token
+}
+
+// Restart implements localapi.Backend.
+func (d *Daemon) Restart(reason string) error {
+	d.mu.Lock()
+	stopping := d.stopping
+	d.mu.Unlock()
+	if stopping {
+		return errors.New("openclawd is stopping")
+	}
+	d.sup.Restart(reason)
+	return nil
+}
+
+// groupID resolves the control group; a missing group means root only.
+func groupID(name string, log *slog.Logger) int {
+	if name == "" {
+		return -1
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		log.Info("control socket group not found; only root may use it", "group", name)
+		return -1
+	}
+	id, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1
+	}
+	return id
+}
+
+// fileWatch notices edits of the config and env files by size and mtime.
+type fileWatch struct {
+	paths []string
+	seen  map[string]string
+}
+
+func newFileWatch(cfg *config.Config) *fileWatch {
+	w := &fileWatch{seen: map[string]string{}}
+	for _, p := range []string{cfg.Path, cfg.Gateway.EnvFile} {
+		if p != "" {
+			w.paths = append(w.paths, p)
+			w.seen[p] = stamp(p)
+		}
+	}
+	return w
+}
+
+func (w *fileWatch) changed() bool {
+	changed := false
+	for _, p := range w.paths {
+		if s := stamp(p); s != w.seen[p] {
+			w.seen[p], changed = s, true
+		}
+	}
+	return changed
+}
+
+func stamp(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "missing"
+	}
+	return fmt.Sprintf("%d/%d/%v", fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
+}

@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/openclawd/openclawd/health"
+	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/supervisor"
+)
+
+// Status implements localapi.Backend: one snapshot that says whether all
+// is well, and if not, why and what to do.
+func (d *Daemon) Status() apitype.Status {
+	cfg := d.config()
+	d.mu.Lock()
+	stopping, tokenSrc := d.stopping, d.tokenSrc
+	d.mu.Unlock()
+	st := apitype.Status{
+		State:   apitype.DaemonRunning,
+		Version: Version,
+		PID:     os.Getpid(),
+		UptimeS: int64(time.Since(d.started).Seconds()),
+		Config:  cfg.Path,
+	}
+	if d.sup == nil || d.health == nil {
+		st.State = apitype.DaemonStarting
+		st.Gateway.State = apitype.GatewayStopped
+		return st
+	}
+	ss, hs := d.sup.Status(), d.health.Snapshot()
+	st.Gateway = gatewayStatus(ss, hs, cfg.Gateway.Port)
+	st.Gateway.TokenSource = tokenSrc
+	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss.State)
+	switch {
+	case stopping:
+		st.State = apitype.DaemonStopping
+	case ss.Restarts == 0 && ss.HealthyAt.IsZero() && ss.State == supervisor.Starting:
+		st.State = apitype.DaemonStarting
+	}
+	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
+	st.Warnings = warnings(ss, hs, cfg.Path)
+	for _, w := range st.Warnings {
+		if w.Fix != "" {
+			st.NextSteps = append(st.NextSteps, w.Fix)
+		}
+	}
+	return st
+}
+
+func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gateway {
+	g := apitype.Gateway{
+		State:    ss.State.String(),
+		Reason:   ss.Reason,
+		Code:     ss.Code,
+		PID:      ss.PID,
+		Port:     port,
+		Restarts: ss.Restarts,
+		Crashes:  ss.Crashes,
+	}
+	if ss.State == supervisor.Running && (!hs.Live || hs.ConsecutiveFailures > 0) {
+		g.State = apitype.GatewayUnhealthy
+		g.Reason = "failing health checks: " + hs.LastError
+	}
+	if !ss.SpawnedAt.IsZero() && ss.PID != 0 {
+		g.UptimeS = int64(time.Since(ss.SpawnedAt).Seconds())
+	}
+	if ss.State == supervisor.Backoff && !ss.NextStart.IsZero() {
+		t := ss.NextStart.UTC()
+		g.NextStartAt = &t
+	}
+	if le := ss.LastExit; le != nil {
+		g.LastExit = &apitype.Exit{Code: le.Code, Signal: le.Signal, At: le.At.UTC(), Reason: le.Reason}
+	}
+	return g
+}
+
+func healthStatus(hs health.Status, deep bool, state supervisor.State) apitype.Health {
+	h := apitype.Health{
+		Live:                hs.Live,
+		Started:             hs.Started,
+		LastError:           hs.LastError,
+		ConsecutiveFailures: hs.ConsecutiveFailures,
+		Version:             hs.Version,
+		Deep: apitype.Deep{
+			Enabled:   deep,
+			Connected: hs.Deep.Connected,
+			HelloOK:   hs.Deep.HelloOK,
+			Error:     hs.Deep.Error,
+			Code:      hs.Deep.Code,
+		},
+	}
+	if state != supervisor.Running && state != supervisor.Starting {
+		h.Live, h.Started = false, false // no process: old probe results don't apply
+	}
+	h.CheckedAt = timePtr(hs.CheckedAt)
+	h.Deep.LastTick = timePtr(hs.Deep.LastTick)
+	h.Deep.LastHealth = timePtr(hs.Deep.LastHealth)
+	return h
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// warnings turns the current problem into a stable code, a sentence and
+// the fix.
+func warnings(ss supervisor.Status, hs health.Status, cfgPath string) []apitype.Warning {
+	var ws []apitype.Warning
+	add := func(code, sev, text, fix string) {
+		ws = append(ws, apitype.Warning{Code: code, Severity: sev, Text: text, Fix: fix})
+	}
+	restart := "then run `sudo openclawd restart`"
+	switch ss.Code {
+	case supervisor.CodeConfigInvalid:
+		add(ss.Code, "error", ss.Reason, "Fix the gateway configuration named in the message, "+restart+" (openclawd also retries when its config or env file changes).")
+	case supervisor.CodeNotLoopback:
+		add(ss.Code, "error", ss.Reason, "Make the gateway bind loopback only (check gateway.command and gateway.bind), "+restart+".")
+	case supervisor.CodePortInUse:
+		add(ss.Code, "error", ss.Reason, fmt.Sprintf("Stop the process named above, or set gateway.port in %s to a free port; openclawd retries by itself.", cfgPath))
+	case supervisor.CodeSpec:
+		add(ss.Code, "error", ss.Reason, "Fix the problem named in the message, "+restart+".")
+	case supervisor.CodeCrashLoop:
+		add(ss.Code, "error", ss.Reason, "Read the gateway's errors with `openclawd logs -n 100`; openclawd keeps retrying with backoff.")
+	case supervisor.CodeStartupTimeout, supervisor.CodeHung:
+		add(ss.Code, "warning", ss.Reason, "Read `openclawd logs -n 100`; openclawd restarts the gateway by itself.")
+	}
+	if ss.State == supervisor.Running && hs.ConsecutiveFailures > 0 {
+		add("gateway_unhealthy", "warning", fmt.Sprintf("%d consecutive failed health checks: %s", hs.ConsecutiveFailures, hs.LastError),
+			"openclawd restarts the gateway if the checks keep failing; see `openclawd logs -n 50`.")
+	}
+	switch hs.Deep.Code {
+	case "":
+	case "AUTH_TOKEN_MISMATCH", "AUTH_TOKEN_MISSING":
+		add("gateway_token_mismatch", "error", "the gateway refused openclawd's token ("+hs.Deep.Code+"): "+hs.Deep.Error,
+			"Remove gateway.auth.token from the gateway's openclaw.json (openclawd passes the token in OPENCLAW_GATEWAY_TOKEN), "+restart+".")
+	default:
+		if ss.State == supervisor.Running {
+			add("deep_probe_failed", "warning", "WebSocket probe: "+hs.Deep.Code+": "+hs.Deep.Error, "")
+		}
+	}
+	return ws
+}

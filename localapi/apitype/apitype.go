@@ -1,0 +1,104 @@
+// Package apitype holds the JSON types of openclawd's local control API,
+// shared by the daemon and the CLI. It imports no openclawd package, so the
+// CLI never links the daemon's internals.
+package apitype
+
+import "time"
+
+// APIVersion is the path prefix of this version of the API.
+const APIVersion = "/v1"
+
+// Daemon states (Status.State).
+const (
+	DaemonStarting = "starting" // provisioning, or the first gateway start is under way
+	DaemonRunning  = "running"
+	DaemonStopping = "stopping"
+)
+
+// Status is GET /v1/status. Field names are stable: scripts read them.
+type Status struct {
+	State     string    `json:"state"`
+	Version   string    `json:"version"`
+	PID       int       `json:"pid"`
+	UptimeS   int64     `json:"uptime_s"`
+	Config    string    `json:"config"`
+	Gateway   Gateway   `json:"gateway"`
+	Health    Health    `json:"health"`
+	Warnings  []Warning `json:"warnings,omitempty"`
+	Healthy   bool      `json:"healthy"`
+	NextSteps []string  `json:"next_steps,omitempty"`
+}
+
+// Gateway states (Gateway.State).
+const (
+	GatewayStarting  = "starting"
+	GatewayRunning   = "running"
+	GatewayUnhealthy = "unhealthy"
+	GatewayBackoff   = "backoff"
+	GatewayFailed    = "failed"
+	GatewayStopped   = "stopped"
+)
+
+// Gateway is the supervised process.
+type Gateway struct {
+	State       string     `json:"state"`
+	Reason      string     `json:"reason,omitempty"`
+	Code        string     `json:"code,omitempty"`
+	PID         int        `json:"pid"`
+	Port        int        `json:"port"`
+	Restarts    int        `json:"restarts"`
+	Crashes     int        `json:"crashes"`
+	UptimeS     int64      `json:"uptime_s"`
+	NextStartAt *time.Time `json:"next_start_at,omitempty"`
+	LastExit    *Exit      `json:"last_exit,omitempty"`
+	TokenSource string     `json:"token_source,omitempty"` // a path, never the token
+}
+
+// Exit is how the previous gateway process ended.
+type Exit struct {
+	Code   int       `json:"code"`
+	Signal string    `json:"signal,omitempty"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Health is what the probes last saw.
+type Health struct {
+	Live                bool       `json:"live"`
+	Started             bool       `json:"started"`
+	CheckedAt           *time.Time `json:"checked_at,omitempty"`
+	LastError           string     `json:"last_error,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	Version             string     `json:"version,omitempty"`
+	Deep                Deep       `json:"deep"`
+}
+
+// Deep is the WebSocket probe.
+type Deep struct {
+	Enabled    bool       `json:"enabled"`
+	Connected  bool       `json:"connected"`
+	HelloOK    bool       `json:"hello_ok"`
+	LastTick   *time.Time `json:"last_tick,omitempty"`
+	LastHealth *time.Time `json:"last_health,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Code       string     `json:"code,omitempty"`
+}
+
+// Warning is a problem with a stable code, and what to do about it.
+type Warning struct {
+	Code     string `json:"code"`
+	Severity string `json:"severity"` // "error" or "warning"
+	Text     string `json:"text"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// Error is the body of every non-2xx reply.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// RestartResponse is POST /v1/restart.
+type RestartResponse struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,166 @@
+// Package localapi is openclawd's local control API: versioned HTTP+JSON on
+// a unix socket, used by `openclawd status` and `openclawd restart`. The
+// server checks the peer's credentials on every request and refuses
+// anything that looks like it came from a browser. It depends on a narrow
+// Backend, never on the daemon.
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/openclawd/openclawd/internal/peercred"
+	"github.com/openclawd/openclawd/localapi/apitype"
+)
+
+// Backend is what the API serves.
+type Backend interface {
+	Status() apitype.Status
+	Restart(reason string) error
+}
+
+// Host is the Host header the client sends; others are refused, which
+// blocks DNS-rebinding and forwarded browser requests.
+const Host = "local-openclawd.sock"
+
+// Server serves the API on a unix socket.
+type Server struct {
+	b     Backend
+	gid   int // members may read; -1 for none
+	log   *slog.Logger
+	srv   *http.Server
+	ln    net.Listener
+	path  string
+	write map[string]bool // routes that change state
+}
+
+type connKey struct{}
+
+// Listen opens the socket at path: 0660, group gid (-1 keeps ours), in a
+// 0750 directory. A socket that still answers means another openclawd is
+// running; a dead one is replaced.
+func Listen(path string, gid int) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating control socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s answers: another openclawd is running (stop it first, e.g. `systemctl stop openclawd`)", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing stale control socket: %w", err)
+	}
+	old := syscall.Umask(0o117) // no window in which the socket is world-accessible
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listening on control socket: %w", err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("setting control socket group: %w", err)
+		}
+		_ = os.Chown(dir, -1, gid)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("setting control socket mode: %w", err)
+	}
+	return ln, nil
+}
+
+// NewServer serves b on ln. Members of gid may read status; changes need
+// root or openclawd's own user.
+func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
+	s := &Server{b: b, gid: gid, log: log, ln: ln, path: ln.Addr().String(),
+		write: map[string]bool{"/v1/restart": true}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("POST /v1/restart", s.restart)
+	s.srv = &http.Server{
+		Handler:           s.guard(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Start serves in the background.
+func (s *Server) Start(context.Context) error {
+	go func() {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("control API stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Stop closes the socket and removes its file. Safe to call twice.
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	_ = os.Remove(s.path)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// guard refuses browser-style requests and checks the peer's credentials.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Openclawd-API-Version", "1")
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" ||
+			r.Header.Get("Sec-Fetch-Site") != "" || r.Host != Host {
+			writeJSON(w, http.StatusForbidden, apitype.Error{Error: "browser-style requests are refused; use the openclawd command"})
+			return
+		}
+		c, _ := r.Context().Value(connKey{}).(net.Conn)
+		cred, err := peercred.Get(c)
+		if err != nil {
+			writeJSON(w, http.StatusForbidden, apitype.Error{Error: "cannot identify the caller: " + err.Error()})
+			return
+		}
+		owner := cred.UID == 0 || cred.UID == os.Geteuid()
+		switch {
+		case s.write[r.URL.Path] && !owner:
+			writeJSON(w, http.StatusForbidden, apitype.Error{Error: "this needs root: run it with sudo"})
+			return
+		case !owner && (s.gid < 0 || !cred.InGroup(s.gid)):
+			writeJSON(w, http.StatusForbidden, apitype.Error{Error: "permission denied: run it with sudo, or join the openclawd group"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.Status())
+}
+
+func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
+	if err := s.b.Restart("requested through the control API"); err != nil {
+		writeJSON(w, http.StatusConflict, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: "gateway restart requested"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

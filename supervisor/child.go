@@ -1,0 +1,206 @@
+package supervisor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec is how to start one gateway process.
+type Spec struct {
+	Argv   []string
+	Env    []string // the complete environment; nothing is inherited
+	Dir    string   // working directory (a .env there is loaded by the gateway)
+	TmpDir string   // the private TMPDIR, emptied before each start
+}
+
+// child is one gateway process. One goroutine calls Wait and closes done;
+// nothing else waits on the pid.
+type child struct {
+	cmd     *exec.Cmd
+	pid     int
+	started time.Time
+	done    chan struct{}
+	state   *os.ProcessState
+	waitErr error
+	tail    *tailBuffer
+	copies  sync.WaitGroup
+}
+
+// startChild starts spec in a new process group. Output is copied to stdout
+// and stderr by goroutines that own the pipes, so a grandchild holding them
+// open can't delay the reaping of the gateway.
+func startChild(spec Spec, stdout, stderr io.Writer) (*child, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("no command to run")
+	}
+	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	cmd.Env = spec.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{} // never inherit openclawd's environment
+	}
+	cmd.Dir = spec.Dir
+	cmd.SysProcAttr = sysProcAttr()
+	c := &child{cmd: cmd, done: make(chan struct{}), tail: &tailBuffer{max: 4096}}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("creating stderr pipe: %w", err)
+	}
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	c.pid, c.started = cmd.Process.Pid, time.Now()
+	c.copies.Add(2)
+	go c.copy(stdout, outR)
+	go c.copy(io.MultiWriter(stderr, c.tail), errR)
+	go func() {
+		c.waitErr = cmd.Wait()
+		c.state = cmd.ProcessState
+		close(c.done)
+	}()
+	return c, nil
+}
+
+func (c *child) copy(w io.Writer, r *os.File) {
+	defer c.copies.Done()
+	defer r.Close()
+	_, _ = io.Copy(w, r)
+}
+
+// drained waits, at most d, for the output of an exited child to be copied,
+// so the last stderr lines are in the tail before the exit is reported.
+func (c *child) drained(d time.Duration) {
+	ch := make(chan struct{})
+	go func() { c.copies.Wait(); close(ch) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// exit describes how the child ended; call it after done is closed.
+func (c *child) exit() Exit {
+	e := Exit{Code: -1}
+	if c.state == nil {
+		return e
+	}
+	if ws, ok := c.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		e.Signal = signalName(ws.Signal())
+		return e
+	}
+	e.Code = c.state.ExitCode()
+	return e
+}
+
+// signal sends sig to the child's process group and to descendants that
+// left it (the gateway's spawn broker calls setsid, openclaw-gateway.md §9).
+func (c *child) signal(sig syscall.Signal, extra []int) {
+	select {
+	case <-c.done: // reaped: the pgid may be reused, signal nothing
+		return
+	default:
+	}
+	_ = syscall.Kill(-c.pid, sig)
+	for _, p := range extra {
+		_ = syscall.Kill(p, sig)
+	}
+}
+
+// stop sends SIGTERM (and SIGCONT, so a stopped process can act on it),
+// waits up to grace or until hurry is closed, then SIGKILLs the group and
+// the descendants seen at the start. It reports whether SIGKILL was needed.
+func (c *child) stop(grace time.Duration, hurry <-chan struct{}) (killed bool) {
+	extra := descendantsOutsideGroup(c.pid)
+	c.signal(syscall.SIGTERM, nil)
+	c.signal(syscall.SIGCONT, nil)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return false
+	case <-t.C:
+	case <-hurry:
+	}
+	c.signal(syscall.SIGKILL, extra)
+	<-c.done
+	return true
+}
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)`)
+
+// tailBuffer keeps the last max bytes written, for exit reasons.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+// Lines returns the last n non-empty lines, without colour codes.
+func (t *tailBuffer) Lines(n int) []string {
+	t.mu.Lock()
+	b := bytes.Clone(t.b)
+	t.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(ansiRE.ReplaceAllString(string(b), ""), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGSEGV:
+		return "SIGSEGV"
+	case syscall.SIGABRT:
+		return "SIGABRT"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGBUS:
+		return "SIGBUS"
+	}
+	return fmt.Sprintf("signal %d (%s)", int(s), s)
+}
