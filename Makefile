@@ -1,7 +1,7 @@
 # openclawd. `make run` starts openclawd against the fake gateway;
 # `make test` is what CI runs (.ci/run).
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo dev-$$(git rev-parse --short HEAD 2>/dev/null))
 LDFLAGS := -s -w -X github.com/openclawd/openclawd/daemon.Version=$(VERSION)
 DEV     := $(CURDIR)/.cache/dev
 export GOTOOLCHAIN := local

@@ -97,7 +97,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		Failures:        cfg.Health.Failures,
 		Deep:            cfg.Health.DeepProbe(),
 		DeepInterval:    cfg.Health.DeepInterval,
-		Logger:          d.log.With("component", "health"),
+		Logger:          d.log,
 	})
 	gwLog := d.log.With("component", "gateway")
 	pipe := func(stream string, level slog.Level) *logpipe.Pipe {
