@@ -18,6 +18,8 @@ type Config struct {
 	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).
 	StateDir string  `yaml:"state_dir"`
 	Gateway  Gateway `yaml:"gateway"`
+	Node     Node     `yaml:"node"`
+	Openclaw Openclaw `yaml:"openclaw"`
 	Restart  Restart `yaml:"restart"`
 	Health   Health  `yaml:"health"`
 	Logs     Logs    `yaml:"logs"`
@@ -46,6 +48,34 @@ type Gateway struct {
 	// (default 90s: without systemd's TimeoutStopUSec the gateway plans its
 	// drain for a 90 s budget, openclaw-gateway.md §6).
 	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// Node selects the Node.js runtime openclawd provisions for the gateway.
+type Node struct {
+	// Version overrides the pinned Node version (default: the pin compiled
+	// into openclawd). An override needs SHA256.
+	Version string `yaml:"version"`
+	// SHA256 of node-v<version>-<os>-<arch>.tar.xz; required with Version,
+	// and overrides the pin for a mirror that serves rebuilt tarballs.
+	SHA256 string `yaml:"sha256"`
+	// Mirror is a base URL with the official layout (/vX.Y.Z/node-vX.Y.Z-<os>-<arch>.tar.xz),
+	// http(s):// or file:// (default https://nodejs.org/dist; the
+	// OPENCLAWD_NODE_MIRROR environment variable overrides both).
+	Mirror string `yaml:"mirror"`
+	// MaxOldSpaceMB is the gateway's V8 heap limit (default 0: sized from
+	// the host's RAM as the official unit does).
+	MaxOldSpaceMB int `yaml:"max_old_space_mb"`
+}
+
+// Openclaw selects the openclaw npm package.
+type Openclaw struct {
+	// Version overrides the pinned openclaw version (default: the pin).
+	// An override needs Integrity.
+	Version string `yaml:"version"`
+	// Integrity is the npm dist.integrity (sha512-…) of the openclaw tarball.
+	Integrity string `yaml:"integrity"`
+	// InstallUser runs npm when openclawd runs as root (default "openclawd").
+	InstallUser string `yaml:"install_user"`
 }
 
 // Restart is the restart policy after the gateway exits.
@@ -113,6 +143,7 @@ func Default() *Config {
 			Port:        18789,
 			StopTimeout: 90 * time.Second,
 		},
+		Openclaw: Openclaw{InstallUser: "openclawd"},
 		Restart: Restart{
 			MinDelay:    time.Second,
 			MaxDelay:    2 * time.Minute,

@@ -54,6 +54,12 @@ func TestValidate(t *testing.T) {
 		{"max below min", "restart:\n  min_delay: 10s\n  max_delay: 1s\n", "test.yaml:3: restart.max_delay: 1s is below restart.min_delay"},
 		{"zero failures", "health:\n  failures: 0\n", "test.yaml:2: health.failures: 0 must be at least 1"},
 		{"negative timeout", "health:\n  timeout: -1s\n", "health.timeout: -1s must be a positive duration"},
+		{"node version without checksum", "node:\n  version: 24.22.0\n", "test.yaml:2: node.version: an overridden version needs node.sha256"},
+		{"node version with checksum", "node:\n  version: 24.22.0\n  sha256: " + strings.Repeat("ab", 32) + "\n", ""},
+		{"bad node checksum", "node:\n  sha256: xyz\n", "node.sha256: \"xyz\" is not 64 hex digits"},
+		{"bad mirror", "node:\n  mirror: ftp://x\n", "node.mirror: \"ftp://x\" is not an http(s):// or file:// URL"},
+		{"openclaw version without integrity", "openclaw:\n  version: 2026.10.1\n", "openclaw.version: an overridden version needs openclaw.integrity"},
+		{"tiny heap", "node:\n  max_old_space_mb: 64\n", "node.max_old_space_mb: 64 MB is too small"},
 		{"relative socket", "control:\n  socket: x.sock\n", "control.socket: \"x.sock\" is not an absolute path"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -41,7 +42,11 @@ func IsSupervisorMarker(name string) bool {
 	return len(name) > 7 && name[:7] == "LISTEN_" || len(name) > 11 && name[:11] == "LAUNCH_JOB_"
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var (
+	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	versionRE = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 // Validate checks values. It is fast and has no side effects; every problem
 // is reported, joined.
@@ -72,6 +77,27 @@ func (c *Config) Validate() error {
 	}
 	if f := c.Gateway.EnvFile; f != "" && !filepath.IsAbs(f) {
 		bad("gateway.env_file", "%q is not an absolute path", f)
+	}
+	switch {
+	case c.Node.Version != "" && !versionRE.MatchString(c.Node.Version):
+		bad("node.version", "%q is not a version like 24.21.0", c.Node.Version)
+	case c.Node.Version != "" && c.Node.SHA256 == "":
+		bad("node.version", "an overridden version needs node.sha256 (from the release's SHASUMS256.txt for node-v%s-<os>-<arch>.tar.xz)", c.Node.Version)
+	}
+	if h := c.Node.SHA256; h != "" && !sha256RE.MatchString(h) {
+		bad("node.sha256", "%q is not 64 hex digits", h)
+	}
+	if m := c.Node.Mirror; m != "" && !strings.HasPrefix(m, "https://") && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "file://") {
+		bad("node.mirror", "%q is not an http(s):// or file:// URL", m)
+	}
+	if n := c.Node.MaxOldSpaceMB; n != 0 && n < 256 {
+		bad("node.max_old_space_mb", "%d MB is too small for the gateway; leave it 0 to size it from RAM", n)
+	}
+	switch {
+	case c.Openclaw.Version != "" && !versionRE.MatchString(c.Openclaw.Version):
+		bad("openclaw.version", "%q is not a version like 2026.9.6", c.Openclaw.Version)
+	case c.Openclaw.Version != "" && !strings.HasPrefix(c.Openclaw.Integrity, "sha512-"):
+		bad("openclaw.version", "an overridden version needs openclaw.integrity (sha512-…, from `npm view openclaw@%s dist.integrity`)", c.Openclaw.Version)
 	}
 	positive := []struct {
 		key string
