@@ -16,14 +16,14 @@ const DefaultPath = "/etc/openclawd/openclawd.yaml"
 // Config is the whole openclawd.yaml. Each field's comment states its default.
 type Config struct {
 	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).
-	StateDir string  `yaml:"state_dir"`
-	Gateway  Gateway `yaml:"gateway"`
+	StateDir string   `yaml:"state_dir"`
+	Gateway  Gateway  `yaml:"gateway"`
 	Node     Node     `yaml:"node"`
 	Openclaw Openclaw `yaml:"openclaw"`
-	Restart  Restart `yaml:"restart"`
-	Health   Health  `yaml:"health"`
-	Logs     Logs    `yaml:"logs"`
-	Control  Control `yaml:"control"`
+	Restart  Restart  `yaml:"restart"`
+	Health   Health   `yaml:"health"`
+	Logs     Logs     `yaml:"logs"`
+	Control  Control  `yaml:"control"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`

@@ -119,6 +119,8 @@ func TestEnvFile(t *testing.T) {
 		{"group readable", "A=1\n", 0o640, nil, "chmod 600"},
 		{"no equals", "A=1\nsk-secretvaluewithoutkey\n", 0o600, nil, ":2: \"sk-secretval…\" is not KEY=VALUE"},
 		{"marker", "INVOCATION_ID=1\n", 0o600, nil, ":1: INVOCATION_ID is a service-manager marker"},
+		{"reserved", "A=1\nOPENCLAW_SUPERVISOR_MODE=\n", 0o600, nil, ":2: OPENCLAW_SUPERVISOR_MODE is set by openclawd"},
+		{"token allowed", "OPENCLAW_GATEWAY_TOKEN=" + strings.Repeat("x", 30) + "\n", 0o600, map[string]string{"OPENCLAW_GATEWAY_TOKEN": strings.Repeat("x", 30)}, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,5 +177,9 @@ func TestGatewayToken(t *testing.T) {
 	}
 	if _, _, err := c.GatewayToken(map[string]string{"OPENCLAW_GATEWAY_TOKEN": "changeme"}); err == nil || !strings.Contains(err.Error(), "at least 24") {
 		t.Errorf("short token accepted: %v", err)
+	}
+	os.Chmod(c.TokenFile(), 0o644)
+	if _, _, err := c.GatewayToken(nil); err == nil || !strings.Contains(err.Error(), "run chmod 600") {
+		t.Errorf("world-readable token file accepted: %v", err)
 	}
 }

@@ -46,6 +46,9 @@ func ParseEnv(path string, b []byte) (map[string]string, error) {
 		if !envName.MatchString(k) {
 			return nil, fmt.Errorf("%s:%d: %q is not a valid variable name", path, n, k)
 		}
+		if why := reservedEnv[k]; why != "" && k != "OPENCLAW_GATEWAY_TOKEN" {
+			return nil, fmt.Errorf("%s:%d: %s is set by openclawd; %s", path, n, k, why)
+		}
 		if IsSupervisorMarker(k) {
 			return nil, fmt.Errorf("%s:%d: %s is a service-manager marker that changes how the gateway restarts; remove it", path, n, k)
 		}

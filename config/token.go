@@ -29,6 +29,9 @@ func (c *Config) GatewayToken(envFile map[string]string) (token, source string, 
 		return t, c.Gateway.EnvFile, nil
 	}
 	path := c.TokenFile()
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", "", fmt.Errorf("%s is mode %04o, readable by others; run chmod 600 %s (and consider replacing the token: delete the file and restart)", path, fi.Mode().Perm(), path)
+	}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:

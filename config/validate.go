@@ -19,6 +19,7 @@ var reservedEnv = map[string]string{
 	"OPENCLAW_NO_AUTO_UPDATE":        "openclawd pins the gateway version",
 	"OPENCLAW_NO_RESPAWN":            "openclawd owns every restart",
 	"TMPDIR":                         "openclawd gives the gateway a private one",
+	"OPENCLAW_DISABLE_BONJOUR":       "openclawd keeps the gateway off the LAN",
 }
 
 // SupervisorMarkers are variables a service manager sets that make the

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,14 +43,22 @@ type Daemon struct {
 	sup    *supervisor.Supervisor
 	health *health.Checker
 	api    *localapi.Server
-	readyOnce sync.Once
+
+	readyOnce  sync.Once
+	lastStatus string // last STATUS= sent; main loop only
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
 // gateway cleanly. stderr receives the logs (journald under systemd).
 func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("creating state dir: %w", err)
+	// State and secrets are 0700 even if they existed with wider modes.
+	for _, dir := range []string{cfg.StateDir, cfg.SecretsDir(), cfg.LogDir()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("securing %s: %w", dir, err)
+		}
 	}
 	logFile, err := logpipe.OpenRotating(cfg.LogFile(), int64(cfg.Logs.FileMaxMB)<<20, cfg.Logs.FileKeep)
 	if err != nil {
@@ -80,7 +89,6 @@ func (d *Daemon) run(ctx context.Context) error {
 		return err
 	}
 	d.api = localapi.NewServer(ln, d, gid, d.log.With("component", "localapi"))
-	_ = d.api.Start(ctx)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -104,6 +112,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		return logpipe.New(logpipe.Options{
 			Logger: gwLog, Attrs: []slog.Attr{slog.String("stream", stream)}, Level: level,
 			MaxLinesPerMinute: cfg.Logs.MaxLinesPerMinute, Burst: cfg.Logs.Burst,
+			Redact: d.redact,
 		})
 	}
 	stdout, stderr := pipe("stdout", slog.LevelInfo), pipe("stderr", slog.LevelWarn)
@@ -126,6 +135,8 @@ func (d *Daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Everything the API reads exists now; serve it, then start the gateway.
+	_ = d.api.Start(ctx)
 	_ = d.sup.Start(ctx)
 
 	hup := make(chan os.Signal, 1)
@@ -159,6 +170,7 @@ func (d *Daemon) run(ctx context.Context) error {
 				d.reload("config file changed")
 				watch = newFileWatch(d.config())
 			}
+			d.notifyStatus()
 		}
 	}
 }
@@ -178,15 +190,43 @@ func (p resetProber) Started(ctx context.Context) error {
 
 func (p resetProber) Watch(ctx context.Context, hung func(string)) { p.c.Watch(ctx, hung) }
 
-func (d *Daemon) onHealthy() {
+func (d *Daemon) onHealthy() { d.ready("gateway healthy") }
+
+// ready sends READY=1 once: when the gateway is first healthy, or when it
+// has failed for good. In the second case openclawd must stay up to say why,
+// rather than be killed and restarted by systemd's start timeout.
+func (d *Daemon) ready(why string) {
 	d.readyOnce.Do(func() {
-		if ok, err := sdnotify.Notify("READY=1\nSTATUS=gateway healthy"); err != nil {
+		if ok, err := sdnotify.Notify("READY=1\nSTATUS=" + why); err != nil {
 			d.log.Warn("notifying the service manager", "err", err)
 		} else if ok {
-			d.log.Info("told the service manager openclawd is ready")
+			d.log.Info("told the service manager openclawd is ready", "why", why)
 		}
 	})
-	_, _ = sdnotify.Notify("STATUS=gateway healthy")
+}
+
+// notifyStatus keeps `systemctl status` in step with the gateway.
+func (d *Daemon) notifyStatus() {
+	ss := d.sup.Status()
+	line := "gateway " + ss.State.String()
+	if ss.Code != "" {
+		line += " (" + ss.Code + ")"
+	}
+	if ss.State == supervisor.Failed {
+		d.ready(line)
+	}
+	if line != d.lastStatus {
+		d.lastStatus = line
+		_, _ = sdnotify.Notify("STATUS=" + line)
+	}
+}
+
+// redact masks the gateway token in gateway output.
+func (d *Daemon) redact(s string) string {
+	if t := d.currentToken(); t != "" && strings.Contains(s, t) {
+		return strings.ReplaceAll(s, t, "[redacted]")
+	}
+	return s
 }
 
 func (d *Daemon) shutdown() error {
@@ -230,7 +270,7 @@ func (d *Daemon) reload(why string) {
 		d.sup.Restart("configuration changed")
 		return
 	}
-	d.log.Info("config reloaded; it applies at the next gateway start (openclawd restart)", "why", why)
+	d.log.Info("config reloaded: gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`); other settings need `systemctl restart openclawd`", "why", why)
 }
 
 func (d *Daemon) config() *config.Config {

@@ -53,9 +53,6 @@ func (d *Daemon) spec() (supervisor.Spec, error) {
 		// No ANSI colour in logs: the gateway colours even a pipe (§11).
 		"NO_COLOR": "1",
 		// openclawd owns restarts, updates and the service (§4, §7).
-		"OPENCLAW_SUPERVISOR_MODE":       "external",
-		"OPENCLAW_SERVICE_REPAIR_POLICY": "external",
-		"OPENCLAW_NO_AUTO_UPDATE":        "1",
 	}
 	if u, err := user.Current(); err == nil {
 		env["USER"], env["LOGNAME"] = u.Username, u.Username
@@ -67,10 +64,18 @@ func (d *Daemon) spec() (supervisor.Spec, error) {
 	}
 	maps.Copy(env, fileEnv)
 	maps.Copy(env, cfg.Gateway.Env)
-	// Last, so nothing above can change them.
-	env["OPENCLAW_GATEWAY_PORT"] = strconv.Itoa(cfg.Gateway.Port)
-	env["OPENCLAW_GATEWAY_TOKEN"] = token
-	env["TMPDIR"] = cfg.GatewayTmpDir()
+	// Last, so neither the env file nor gateway.env can change them:
+	// openclawd owns restarts, updates and the service (§4, §7).
+	maps.Copy(env, map[string]string{
+		"OPENCLAW_GATEWAY_PORT":          strconv.Itoa(cfg.Gateway.Port),
+		"OPENCLAW_GATEWAY_TOKEN":         token,
+		"OPENCLAW_SUPERVISOR_MODE":       "external",
+		"OPENCLAW_SERVICE_REPAIR_POLICY": "external",
+		"OPENCLAW_NO_AUTO_UPDATE":        "1",
+		"OPENCLAW_DISABLE_BONJOUR":       "1", // no mDNS: nothing but the port, on loopback
+		"TMPDIR":                         cfg.GatewayTmpDir(),
+	})
+	delete(env, "OPENCLAW_NO_RESPAWN")
 	for k := range env {
 		if config.IsSupervisorMarker(k) {
 			delete(env, k)

@@ -32,7 +32,7 @@ func (d *Daemon) Status() apitype.Status {
 	ss, hs := d.sup.Status(), d.health.Snapshot()
 	st.Gateway = gatewayStatus(ss, hs, cfg.Gateway.Port)
 	st.Gateway.TokenSource = tokenSrc
-	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss.State)
+	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss)
 	switch {
 	case stopping:
 		st.State = apitype.DaemonStopping
@@ -41,6 +41,11 @@ func (d *Daemon) Status() apitype.Status {
 	}
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
 	st.Warnings = warnings(ss, hs, cfg.Path)
+	for _, w := range st.Warnings {
+		if w.Severity == "error" {
+			st.Healthy = false // e.g. the gateway refuses openclawd's token: not well
+		}
+	}
 	for _, w := range st.Warnings {
 		if w.Fix != "" {
 			st.NextSteps = append(st.NextSteps, w.Fix)
@@ -59,7 +64,10 @@ func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gat
 		Restarts: ss.Restarts,
 		Crashes:  ss.Crashes,
 	}
-	if ss.State == supervisor.Running && (!hs.Live || hs.ConsecutiveFailures > 0) {
+	if ss.State == supervisor.Running && ss.PID == 0 { // exited; the next start is being prepared
+		g.State = apitype.GatewayStarting
+	}
+	if g.State == apitype.GatewayRunning && (!hs.Live || hs.ConsecutiveFailures > 0) {
 		g.State = apitype.GatewayUnhealthy
 		g.Reason = "failing health checks: " + hs.LastError
 	}
@@ -76,7 +84,7 @@ func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gat
 	return g
 }
 
-func healthStatus(hs health.Status, deep bool, state supervisor.State) apitype.Health {
+func healthStatus(hs health.Status, deep bool, ss supervisor.Status) apitype.Health {
 	h := apitype.Health{
 		Live:                hs.Live,
 		Started:             hs.Started,
@@ -91,8 +99,9 @@ func healthStatus(hs health.Status, deep bool, state supervisor.State) apitype.H
 			Code:      hs.Deep.Code,
 		},
 	}
-	if state != supervisor.Running && state != supervisor.Starting {
-		h.Live, h.Started = false, false // no process: old probe results don't apply
+	if ss.PID == 0 || ss.State != supervisor.Running {
+		// No process, or a new one: earlier probe results don't apply.
+		h.Live, h.Started = false, false
 	}
 	h.CheckedAt = timePtr(hs.CheckedAt)
 	h.Deep.LastTick = timePtr(hs.Deep.LastTick)

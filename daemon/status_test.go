@@ -21,6 +21,7 @@ func TestGatewayStateAndWarnings(t *testing.T) {
 		fixHas    string
 	}{
 		{"healthy", supervisor.Status{State: supervisor.Running, PID: 9}, live, apitype.GatewayRunning, nil, ""},
+		{"exited, restart being prepared", supervisor.Status{State: supervisor.Running, PID: 0}, live, apitype.GatewayStarting, nil, ""},
 		{"failing checks make it unhealthy", supervisor.Status{State: supervisor.Running, PID: 9},
 			health.Status{Started: true, Live: false, ConsecutiveFailures: 2, LastError: "timeout"},
 			apitype.GatewayUnhealthy, []string{"gateway_unhealthy"}, "openclawd logs"},
@@ -58,7 +59,7 @@ func TestGatewayStateAndWarnings(t *testing.T) {
 }
 
 func TestStaleProbeResultsDoNotShowForADeadGateway(t *testing.T) {
-	h := healthStatus(health.Status{Started: true, Live: true}, true, supervisor.Backoff)
+	h := healthStatus(health.Status{Started: true, Live: true}, true, supervisor.Status{State: supervisor.Backoff})
 	if h.Live || h.Started {
 		t.Errorf("backoff gateway reported live=%v started=%v", h.Live, h.Started)
 	}

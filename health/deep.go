@@ -104,20 +104,27 @@ func classify(err error, helloOK bool) outcome {
 // gateway's log (§11), so it must never spin.
 func (c *Checker) deepLoop(ctx context.Context, gen uint64, failed chan<- struct{}, abort *atomic.Bool) {
 	backoff := c.o.Interval
+	refusals, lastCode := 0, ""
 	for {
 		out := c.deepSession(ctx, gen, failed, abort)
 		if ctx.Err() != nil {
 			return
 		}
 		if out.helloOK {
-			backoff = c.o.Interval
+			backoff, refusals, lastCode = c.o.Interval, 0, ""
 		}
 		wait := backoff
 		backoff = min(2*backoff, max(c.o.DeepInterval, c.o.Interval))
 		switch out.kind {
 		case sessionRefused:
-			wait = c.o.DeepInterval
-			c.log.Warn("gateway refused the websocket probe", "code", out.code, "error", out.err, "retry_in", wait)
+			// A refusal won't fix itself soon: back off to an hour and say
+			// it once per code, not once per attempt.
+			wait = min(c.o.DeepInterval<<min(refusals, 6), max(time.Hour, c.o.DeepInterval))
+			refusals++
+			if out.code != lastCode {
+				c.log.Warn("gateway refused the websocket probe", "code", out.code, "error", out.err, "retry_in", wait)
+			}
+			lastCode = out.code
 		case sessionRestart:
 			c.log.Info("gateway websocket closed for a restart or start", "error", out.err, "retry_in", wait)
 		case sessionFailed:

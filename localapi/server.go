@@ -50,6 +50,8 @@ type connKey struct{}
 // running; a dead one is replaced.
 func Listen(path string, gid int) (net.Listener, error) {
 	dir := filepath.Dir(path)
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating control socket directory: %w", err)
 	}
@@ -71,7 +73,9 @@ func Listen(path string, gid int) (net.Listener, error) {
 			ln.Close()
 			return nil, fmt.Errorf("setting control socket group: %w", err)
 		}
-		_ = os.Chown(dir, -1, gid)
+		if created { // never regroup a directory we did not make, such as /run
+			_ = os.Chown(dir, -1, gid)
+		}
 	}
 	if err := os.Chmod(path, 0o660); err != nil {
 		ln.Close()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/openclawd/openclawd/internal/sockets"
 )
 
 // Spec is how to start one gateway process.
@@ -21,6 +23,8 @@ type Spec struct {
 	Dir    string   // working directory (a .env there is loaded by the gateway)
 	TmpDir string   // the private TMPDIR, emptied before each start
 }
+
+var errNoCommand = errors.New("no command to run")
 
 // child is one gateway process. One goroutine calls Wait and closes done;
 // nothing else waits on the pid.
@@ -40,7 +44,7 @@ type child struct {
 // open can't delay the reaping of the gateway.
 func startChild(spec Spec, stdout, stderr io.Writer) (*child, error) {
 	if len(spec.Argv) == 0 {
-		return nil, errors.New("no command to run")
+		return nil, errNoCommand
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Env = spec.Env
@@ -72,7 +76,9 @@ func startChild(spec Spec, stdout, stderr io.Writer) (*child, error) {
 	}
 	c.pid, c.started = cmd.Process.Pid, time.Now()
 	c.copies.Add(2)
-	go c.copy(stdout, outR)
+	// Both streams feed the tail: which one carries the gateway's last
+	// words before an exit is not specified.
+	go c.copy(io.MultiWriter(stdout, c.tail), outR)
 	go c.copy(io.MultiWriter(stderr, c.tail), errR)
 	go func() {
 		c.waitErr = cmd.Wait()
@@ -147,6 +153,15 @@ func (c *child) stop(grace time.Duration, hurry <-chan struct{}) (killed bool) {
 	c.signal(syscall.SIGKILL, extra)
 	<-c.done
 	return true
+}
+
+// reapGroup kills what is left of the child's process group after the
+// leader exited. The group id cannot be reused while members remain, so
+// signalling it is safe.
+func (c *child) reapGroup() {
+	if members, err := sockets.ProcessGroup(c.pid); err == nil && len(members) > 0 {
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+	}
 }
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)`)

@@ -134,9 +134,16 @@ func (t *Tracker) Next(e Exit, now time.Time) Decision {
 		return Decision{Reason: r}
 	case e.Code == 0 && e.Signal == "" && e.Started && e.Cause == "":
 		t.requests = append(keepSince(t.requests, now.Add(-t.p.RequestWindow)), now)
-		if len(t.requests) > t.p.RequestBurst {
-			return Decision{Restart: true, Delay: t.p.MinDelay,
-				Reason: fmt.Sprintf("the gateway asked for a restart %d times within %s; restarting after %s", len(t.requests), t.p.RequestWindow, t.p.MinDelay)}
+		if excess := len(t.requests) - t.p.RequestBurst; excess > 0 {
+			// A gateway that exits 0 in a loop costs a start each time:
+			// back off as for crashes, without counting them as crashes.
+			d := t.p.MinDelay
+			for i := 1; i < excess && d < t.p.MaxDelay; i++ {
+				d *= 2
+			}
+			d = min(d, t.p.MaxDelay)
+			return Decision{Restart: true, Delay: d,
+				Reason: fmt.Sprintf("restart loop: the gateway asked for a restart %d times within %s; next start in %s", len(t.requests), t.p.RequestWindow, d)}
 		}
 		return Decision{Restart: true, Reason: "the gateway asked for a restart (exit code 0)"}
 	}

@@ -56,7 +56,9 @@ func TestTrackerNext(t *testing.T) {
 			{Exit{Code: 0, Started: true}, 2 * time.Second, true, 0, false, ""},
 			{Exit{Code: 0, Started: true}, 3 * time.Second, true, 0, false, ""},
 			{Exit{Code: 0, Started: true}, 4 * time.Second, true, 0, false, ""},
-			{Exit{Code: 0, Started: true}, 5 * time.Second, true, time.Second, false, "6 times within 1m0s"},
+			{Exit{Code: 0, Started: true}, 5 * time.Second, true, time.Second, false, "restart loop: the gateway asked for a restart 6 times within 1m0s"},
+			{Exit{Code: 0, Started: true}, 6 * time.Second, true, 2 * time.Second, false, "7 times"},
+			{Exit{Code: 0, Started: true}, 7 * time.Second, true, 4 * time.Second, false, ""},
 		}},
 		{"requested stop restarts at once", []step{
 			{Exit{Code: 0, Requested: true, Started: true}, 0, true, 0, false, "restart requested"},

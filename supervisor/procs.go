@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -48,20 +49,17 @@ func treePIDs(pid int) []int {
 // ErrNotLoopback means the gateway listened beyond loopback.
 var ErrNotLoopback = errors.New("gateway listens beyond loopback")
 
-// checkLoopback verifies from the kernel's socket table that neither the
-// gateway's process tree nor anyone else listens on port, or the tree on
-// any port, anywhere but loopback.
-func checkLoopback(pid, port int) error {
+// checkLoopback verifies from the kernel's socket table that the
+// gateway's process tree listens on loopback only, on any port.
+func checkLoopback(pid int) error {
+	// Only the gateway's own tree counts: a foreign listener that appears
+	// on the port later is not the gateway's doing.
 	mine, err := sockets.ListenersOf(treePIDs(pid))
 	if err != nil {
 		return fmt.Errorf("reading the socket table: %w", err)
 	}
-	onPort, err := sockets.TCPListeners(port)
-	if err != nil {
-		return fmt.Errorf("reading the socket table: %w", err)
-	}
 	var bad []string
-	for _, l := range append(mine, onPort...) {
+	for _, l := range mine {
 		if !l.Loopback() {
 			bad = append(bad, l.Addr.String())
 		}
@@ -80,7 +78,7 @@ func describeListeners(ls []sockets.Listener) string {
 	var parts []string
 	for _, l := range ls {
 		if len(l.PIDs) == 0 {
-			parts = append(parts, "an unknown process on "+l.Addr.String())
+			parts = append(parts, "a process openclawd cannot identify on "+l.Addr.String())
 			continue
 		}
 		for _, p := range l.PIDs {
@@ -138,11 +136,11 @@ func (f pidFile) stale() int {
 
 // killStale stops a gateway that is not our child: SIGTERM to its group,
 // then SIGKILL after grace. It polls, since only its parent can wait for it.
-func killStale(pid int, grace time.Duration) error {
+func killStale(ctx context.Context, pid int, grace time.Duration) error {
 	extra := descendantsOutsideGroup(pid)
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	if waitGone(pid, grace) {
+	if waitGone(ctx, pid, grace) {
 		return nil
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -150,13 +148,15 @@ func killStale(pid int, grace time.Duration) error {
 	for _, p := range extra {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
-	if waitGone(pid, 5*time.Second) {
+	if waitGone(context.Background(), pid, 5*time.Second) {
 		return nil
 	}
 	return fmt.Errorf("stale gateway pid %d survived SIGKILL", pid)
 }
 
-func waitGone(pid int, d time.Duration) bool {
+// waitGone polls until pid is gone, d passes, or ctx ends (then it gives
+// up early, so a shutdown goes straight to SIGKILL).
+func waitGone(ctx context.Context, pid int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -168,6 +168,10 @@ func waitGone(pid int, d time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		<-tick.C
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }

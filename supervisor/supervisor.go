@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/openclawd/openclawd/internal/sockets"
@@ -84,11 +86,18 @@ type Supervisor struct {
 	tracker *Tracker
 	pid     pidFile
 
-	restart  chan string
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	hurry    chan struct{} // closed when Stop's ctx ends: SIGKILL now
-	done     chan struct{}
+	restart   chan string
+	stopOnce  sync.Once
+	hurryOnce sync.Once
+
+	// say's memory; only the loop goroutine touches these.
+	lastSaid string
+	saidAt   time.Time
+	unsaid   int
+
+	cancel context.CancelFunc
+	hurry  chan struct{} // closed when Stop's ctx ends: SIGKILL now
+	done   chan struct{}
 
 	mu     sync.Mutex // guards st and starts
 	st     Status
@@ -150,11 +159,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	select {
-	case <-s.hurry:
-	default:
-		close(s.hurry)
-	}
+	s.hurryOnce.Do(func() { close(s.hurry) })
 	<-s.done
 	return ctx.Err()
 }
@@ -188,10 +193,10 @@ func (s *Supervisor) update(f func(*Status)) {
 
 func (s *Supervisor) loop(ctx context.Context) {
 	defer close(s.done)
+	defer s.update(func(st *Status) { st.State, st.PID, st.Reason, st.Code = Stopped, 0, "", "" })
 	for {
 		d, code, ok := s.runOnce(ctx)
-		if !ok {
-			s.update(func(st *Status) { st.State, st.PID, st.Reason, st.Code = Stopped, 0, "", "" })
+		if !ok || ctx.Err() != nil { // never respawn during shutdown
 			return
 		}
 		if code == "" && d.Crash && s.tracker.CrashLoop(time.Now()) {
@@ -206,7 +211,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 			}
 		case d.Delay > 0:
 			next := time.Now().Add(d.Delay)
-			s.log.Warn("gateway restart backing off", "reason", d.Reason, "delay", d.Delay.Round(time.Millisecond))
+			s.say(code, "gateway restart backing off", "reason", d.Reason, "delay", d.Delay.Round(time.Millisecond))
 			s.update(func(st *Status) {
 				st.State, st.PID, st.Reason, st.Code, st.NextStart = Backoff, 0, d.Reason, code, next
 			})
@@ -217,9 +222,25 @@ func (s *Supervisor) loop(ctx context.Context) {
 				return
 			}
 		default:
+			s.update(func(st *Status) { st.State, st.PID, st.Reason = Starting, 0, d.Reason })
 			s.log.Info("restarting gateway", "reason", d.Reason)
 		}
 	}
+}
+
+// say logs a backoff once per problem code, then at most every ten
+// minutes with a count: a port held for a day must not cost a line a minute.
+func (s *Supervisor) say(code, msg string, args ...any) {
+	now := time.Now()
+	if code == s.lastSaid && now.Sub(s.saidAt) < 10*time.Minute {
+		s.unsaid++
+		return
+	}
+	if s.unsaid > 0 {
+		args = append(args, "similar_since_last", s.unsaid)
+	}
+	s.lastSaid, s.saidAt, s.unsaid = code, now, 0
+	s.log.Warn(msg, args...)
 }
 
 // wait blocks in Failed or Backoff until timer fires (nil: never), a
@@ -246,11 +267,14 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 		s.recordExit(e, d.Reason)
 		return d, code, true
 	}
+	if ctx.Err() != nil {
+		return Decision{}, "", false
+	}
 	spec, err := s.o.Spec()
 	if err != nil {
 		return fail(CodeSpec, "cannot prepare the gateway: "+err.Error(), true)
 	}
-	if err := s.clearPort(); err != nil {
+	if err := s.clearPort(ctx); err != nil {
 		return fail(CodePortInUse, err.Error(), false)
 	}
 	if spec.TmpDir != "" {
@@ -258,9 +282,17 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 			return fail(CodeSpec, "preparing the gateway's TMPDIR: "+err.Error(), true)
 		}
 	}
+	// A new process satisfies every restart asked for until now.
+	select {
+	case <-s.restart:
+	default:
+	}
 	c, err := startChild(spec, s.o.Stdout, s.o.Stderr)
 	if err != nil {
-		return fail(CodeSpec, fmt.Sprintf("cannot run %s: %v; check gateway.command", spec.Argv[0], err), true)
+		if permanentExecError(err) {
+			return fail(CodeSpec, fmt.Sprintf("cannot run %s: %v; check gateway.command", spec.Argv[0], err), true)
+		}
+		return fail("", fmt.Sprintf("starting %s: %v", spec.Argv[0], err), false)
 	}
 	if err := s.pid.write(c.pid); err != nil {
 		s.log.Warn("writing the gateway pid file", "err", err)
@@ -294,12 +326,16 @@ supervise:
 			e = c.exit()
 			break supervise
 		case err := <-startedCh:
+			if ctx.Err() != nil { // Started gave up because we are stopping
+				stopWith(s.o.StopTimeout)
+				return Decision{}, "", false
+			}
 			if err != nil {
 				stopWith(s.o.KillTimeout)
 				e.Cause, code = "the gateway did not finish starting: "+err.Error(), CodeStartupTimeout
 				break supervise
 			}
-			if err := checkLoopback(c.pid, s.o.Port); err != nil {
+			if err := checkLoopback(c.pid); err != nil {
 				stopWith(0)
 				e.Cause, e.Fatal, code = "security: "+err.Error(), errors.Is(err, ErrNotLoopback), CodeNotLoopback
 				break supervise
@@ -323,7 +359,7 @@ supervise:
 			e.Cause, code = "the gateway hung: "+r, CodeHung
 			break supervise
 		case <-listenTick:
-			if err := checkLoopback(c.pid, s.o.Port); errors.Is(err, ErrNotLoopback) {
+			if err := checkLoopback(c.pid); errors.Is(err, ErrNotLoopback) {
 				stopWith(0)
 				e.Cause, e.Fatal, code = "security: "+err.Error(), true, CodeNotLoopback
 				break supervise
@@ -341,6 +377,8 @@ supervise:
 			return Decision{}, "", false
 		}
 	}
+	s.update(func(st *Status) { st.PID = 0 }) // reaped: never report its pid as running
+	c.reapGroup()
 	c.drained(time.Second)
 	if !healthyAt.IsZero() {
 		e.Started, e.Uptime = true, time.Since(healthyAt)
@@ -366,10 +404,10 @@ func (s *Supervisor) recordExit(e Exit, reason string) {
 
 // clearPort stops a stale gateway of ours and refuses to start while
 // anyone else holds the port: a foreign process is named, never killed.
-func (s *Supervisor) clearPort() error {
+func (s *Supervisor) clearPort(ctx context.Context) error {
 	if pid := s.pid.stale(); pid > 0 {
 		s.log.Warn("stopping a gateway left over from an earlier openclawd", "pid", pid)
-		if err := killStale(pid, s.o.StopTimeout); err != nil {
+		if err := killStale(ctx, pid, s.o.StopTimeout); err != nil {
 			return err
 		}
 		s.pid.remove()
@@ -379,10 +417,18 @@ func (s *Supervisor) clearPort() error {
 		return fmt.Errorf("reading the socket table: %w", err)
 	}
 	if len(ls) > 0 {
-		return fmt.Errorf("port %d is in use by %s; stop that process or set gateway.port to a free port",
-			s.o.Port, describeListeners(ls))
+		return fmt.Errorf("port %d is in use by %s; stop that process or set gateway.port to a free port (`sudo ss -ltnp 'sport = :%d'` shows the holder)",
+			s.o.Port, describeListeners(ls), s.o.Port)
 	}
 	return nil
+}
+
+// permanentExecError reports whether starting failed for a reason that
+// retrying cannot fix (a missing or non-executable program), as opposed to
+// a transient one (ENOMEM, EAGAIN, EMFILE) that deserves a backoff.
+func permanentExecError(err error) bool {
+	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) ||
+		errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, errNoCommand)
 }
 
 // resetDir empties dir and recreates it 0700.

@@ -77,6 +77,10 @@ type Options struct {
 	KeepTail int
 
 	Now func() time.Time // clock; nil means time.Now
+	// Redact, if set, rewrites each cleaned line before anything else sees
+	// it: the daemon masks the gateway token, which a gateway may print
+	// (a dashboard URL with #token=…).
+	Redact func(string) string
 }
 
 // Stats are a Pipe's counters since New. Every non-empty line is exactly one

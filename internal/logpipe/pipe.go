@@ -145,6 +145,9 @@ func (p *Pipe) endLine() {
 	line, n := truncate(line, p.o.MaxLineBytes)
 	cut += n
 	text := string(line)
+	if p.o.Redact != nil {
+		text = p.o.Redact(text)
+	}
 	if cut > 0 {
 		p.stats.Truncated++
 		// The count mixes raw and cleaned bytes when both limits hit; it is

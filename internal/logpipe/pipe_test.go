@@ -155,3 +155,21 @@ func TestPipeConcurrent(t *testing.T) {
 		t.Errorf("%d records, want Forwarded+Summaries = %d", got, st.Forwarded+st.Summaries)
 	}
 }
+
+func TestPipeRedact(t *testing.T) {
+	h := &recHandler{}
+	p := New(Options{Logger: slog.New(h), Redact: func(s string) string {
+		return strings.ReplaceAll(s, "s3cret", "[redacted]")
+	}})
+	p.Write([]byte("dashboard: http://127.0.0.1:18789/#token=s3cret\n"))
+	p.Close()
+	msgs := h.msgs()
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "#token=[redacted]") {
+		t.Fatalf("records %q; want one with the token redacted", msgs)
+	}
+	for _, l := range p.Tail() {
+		if strings.Contains(l, "s3cret") {
+			t.Fatalf("token kept in the tail: %q", l)
+		}
+	}
+}

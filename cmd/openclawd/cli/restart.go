@@ -15,7 +15,7 @@ func restartCmd(args []string, stdout, stderr io.Writer) int {
 	if rc := parse(fs, args); rc >= 0 {
 		return rc
 	}
-	path, err := sock.path()
+	path, err := sock.path(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "openclawd: %v\n", err)
 		return ExitConfig

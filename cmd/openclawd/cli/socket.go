@@ -3,7 +3,11 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"os"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/openclawd/openclawd/config"
 )
@@ -23,18 +27,33 @@ func socketFlags(fs *flag.FlagSet) *socketOpts {
 	return o
 }
 
-func (o *socketOpts) path() (string, error) {
+// path never fails for a config that is merely invalid (say, mid-edit):
+// status must still reach a healthy daemon. It warns on stderr instead.
+func (o *socketOpts) path(stderr io.Writer) (string, error) {
 	if o.socket != "" {
 		return o.socket, nil
 	}
 	explicit := false
 	o.fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
 	c, err := config.Load(o.config)
-	if err != nil {
-		if !explicit && errors.Is(err, os.ErrNotExist) {
-			return config.Default().Control.Socket, nil
-		}
+	if err == nil {
+		return c.Control.Socket, nil
+	}
+	if !explicit && errors.Is(err, os.ErrNotExist) {
+		return config.Default().Control.Socket, nil
+	}
+	// Lenient: just control.socket, whatever else is wrong.
+	var partial struct {
+		Control struct {
+			Socket string `yaml:"socket"`
+		} `yaml:"control"`
+	}
+	sock := config.Default().Control.Socket
+	if b, rerr := os.ReadFile(o.config); rerr == nil && yaml.Unmarshal(b, &partial) == nil && partial.Control.Socket != "" {
+		sock = partial.Control.Socket
+	} else if rerr != nil {
 		return "", err
 	}
-	return c.Control.Socket, nil
+	fmt.Fprintf(stderr, "openclawd: warning: %s is invalid (run `openclawd validate`); using socket %s\n", o.config, sock)
+	return sock, nil
 }
