@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/openclawd/openclawd/daemon.Version=$(VERSION)
 DEV     := $(CURDIR)/.cache/dev
 export GOTOOLCHAIN := local
 
-.PHONY: build test vet bench run clean
+.PHONY: build test vet bench run clean pin
 
 build: bin/openclawd
 
@@ -33,6 +33,12 @@ run: bin/openclawd bin/fakegateway
 	@mkdir -p $(DEV)
 	@sed -e 's|@DEV@|$(DEV)|g' -e 's|@FAKE@|$(CURDIR)/bin/fakegateway|g' dev/openclawd.dev.yaml > $(DEV)/openclawd.yaml
 	./bin/openclawd run --config $(DEV)/openclawd.yaml
+
+# Regenerate runtime/pins: make pin OPENCLAW=2026.9.6 NODE=24.21.0 [NPM=11.21.2]
+# Node's SHASUMS256.txt comes from OPENCLAWD_NODE_MIRROR (default: the
+# official site), or from SHASUMS=FILE where that is unreachable.
+pin:
+	$(GO) run ./internal/cmd/pin -node $(NODE) -openclaw $(OPENCLAW) $(if $(NPM),-npm $(NPM)) $(if $(SHASUMS),-shasums $(SHASUMS))
 
 clean:
 	rm -rf bin .cache

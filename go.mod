@@ -8,3 +8,5 @@ require (
 	golang.org/x/term v0.48.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/ulikunitz/xz v0.5.15

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,9 +42,11 @@ type Daemon struct {
 	stopping bool
 
 	sup    *supervisor.Supervisor
+	prov   provisioner
 	health *health.Checker
 	api    *localapi.Server
 
+	gwWatch    *fileWatch // openclaw.json; refreshed after openclawd's own writes
 	readyOnce  sync.Once
 	lastStatus string // last STATUS= sent; main loop only
 }
@@ -69,7 +72,8 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		slog.NewTextHandler(stderr, nil),
 		slog.NewTextHandler(logFile, nil),
 	))
-	d := &Daemon{log: log, cfg: cfg, started: time.Now()}
+	d := &Daemon{log: log, cfg: cfg, started: time.Now(),
+		gwWatch: newFileWatch(filepath.Join(GatewayStateDir(cfg), "openclaw.json"))}
 	err = d.run(ctx)
 	if err != nil {
 		log.Error("openclawd stopped with an error", "err", err)
@@ -142,7 +146,10 @@ func (d *Daemon) run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	watch := newFileWatch(cfg)
+	watch := newFileWatch(cfg.Path, cfg.Gateway.EnvFile)
+	// The gateway rewrites its own config; a change matters only as a
+	// possible fix for a gateway that failed on it.
+	gwWatch := d.gwWatch
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
 	flush := time.NewTicker(logpipe.DefaultFlushEvery)
@@ -161,14 +168,17 @@ func (d *Daemon) run(ctx context.Context) error {
 			_, _ = sdnotify.Notify("WATCHDOG=1")
 		case <-hup:
 			d.reload("SIGHUP")
-			watch = newFileWatch(d.config())
+			watch = newFileWatch(d.config().Path, d.config().Gateway.EnvFile)
 		case <-flush.C:
 			stdout.Flush() // repeat summaries go out even while the gateway is quiet
 			stderr.Flush()
 		case <-poll.C:
 			if watch.changed() {
 				d.reload("config file changed")
-				watch = newFileWatch(d.config())
+				watch = newFileWatch(d.config().Path, d.config().Gateway.EnvFile)
+			}
+			if gwWatch.changed() {
+				d.gatewayConfigChanged()
 			}
 			d.notifyStatus()
 		}
@@ -273,6 +283,15 @@ func (d *Daemon) reload(why string) {
 	d.log.Info("config reloaded: gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`); other settings need `systemctl restart openclawd`", "why", why)
 }
 
+// gatewayConfigChanged restarts a gateway that failed, since the edit of
+// openclaw.json may be the fix.
+func (d *Daemon) gatewayConfigChanged() {
+	if st := d.sup.Status(); st.State == supervisor.Failed {
+		d.log.Info("openclaw.json changed; restarting the failed gateway")
+		d.sup.Restart("openclaw.json changed")
+	}
+}
+
 func (d *Daemon) config() *config.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -314,15 +333,26 @@ func groupID(name string, log *slog.Logger) int {
 	return id
 }
 
-// fileWatch notices edits of the config and env files by size and mtime.
+// fileWatch notices edits of files by size, mtime and mode.
 type fileWatch struct {
+	mu    sync.Mutex
 	paths []string
 	seen  map[string]string
 }
 
-func newFileWatch(cfg *config.Config) *fileWatch {
+// refresh records the current state as seen: openclawd's own writes are
+// not edits.
+func (w *fileWatch) refresh() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.paths {
+		w.seen[p] = stamp(p)
+	}
+}
+
+func newFileWatch(paths ...string) *fileWatch {
 	w := &fileWatch{seen: map[string]string{}}
-	for _, p := range []string{cfg.Path, cfg.Gateway.EnvFile} {
+	for _, p := range paths {
 		if p != "" {
 			w.paths = append(w.paths, p)
 			w.seen[p] = stamp(p)
@@ -332,6 +362,8 @@ func newFileWatch(cfg *config.Config) *fileWatch {
 }
 
 func (w *fileWatch) changed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	changed := false
 	for _, p := range w.paths {
 		if s := stamp(p); s != w.seen[p] {

@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -11,19 +11,45 @@ import (
 	"strconv"
 
 	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/supervisor"
 )
+
+// writeGatewayConfig keeps openclawd's keys in the gateway's openclaw.json.
+func (d *Daemon) writeGatewayConfig(cfg *config.Config) error {
+	dir := GatewayStateDir(cfg)
+	logDir := filepath.Join(cfg.LogDir(), "gateway")
+	for _, p := range []string{dir, logDir} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", p, err)
+		}
+	}
+	ch, err := openclaw.WriteConfig(filepath.Join(dir, "openclaw.json"), openclaw.Owned{
+		Port: cfg.Gateway.Port, LogFile: filepath.Join(logDir, "openclaw.log"),
+	})
+	if err != nil {
+		return err
+	}
+	if ch.RemovedToken {
+		d.log.Warn("removed gateway.auth.token from openclaw.json: openclawd passes the token in OPENCLAW_GATEWAY_TOKEN, and two sources drift apart; `openclawd token` prints it")
+	}
+	if ch.Written {
+		d.gwWatch.refresh()
+		d.log.Info("gateway config updated", "file", filepath.Join(dir, "openclaw.json"))
+	}
+	return nil
+}
 
 // passThrough are the only variables of openclawd's own environment the
 // gateway inherits: locale, time zone and outbound proxies.
 var passThrough = []string{
-	"LANG", "LC_ALL", "LC_CTYPE", "TZ",
+	"LANG", "LC_ALL", "LC_CTYPE", "TZ", "NODE_EXTRA_CA_CERTS",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 }
 
 // spec builds the gateway's command and its whole environment. It runs
 // before every start, so env-file edits apply at the next restart.
-func (d *Daemon) spec() (supervisor.Spec, error) {
+func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
 	cfg := d.config()
 	var fileEnv map[string]string
 	if cfg.Gateway.EnvFile != "" {
@@ -39,15 +65,24 @@ func (d *Daemon) spec() (supervisor.Spec, error) {
 	d.mu.Lock()
 	d.token, d.tokenSrc = token, src
 	d.mu.Unlock()
-	if len(cfg.Gateway.Command) == 0 {
-		return supervisor.Spec{}, errors.New("gateway.command is not set, and this build of openclawd cannot provision the openclaw runtime yet; set gateway.command to the gateway's argv")
+	argv, path := slices.Clone(cfg.Gateway.Command), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	if len(argv) == 0 {
+		rt, err := d.prov.ensure(ctx, cfg, d.log.With("component", "runtime"))
+		if err != nil {
+			return supervisor.Spec{}, err
+		}
+		argv = gatewayArgv(rt, cfg)
+		path = filepath.Join(rt.Node.Dir, "bin") + ":" + path // the gateway's own node and npm first
+	}
+	if err := d.writeGatewayConfig(cfg); err != nil {
+		return supervisor.Spec{}, err
 	}
 	home := filepath.Join(cfg.StateDir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return supervisor.Spec{}, fmt.Errorf("creating gateway home: %w", err)
 	}
 	env := map[string]string{
-		"PATH":   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH":   path,
 		"HOME":   home,
 		"TMPDIR": cfg.GatewayTmpDir(),
 		// No ANSI colour in logs: the gateway colours even a pipe (§11).
@@ -74,6 +109,7 @@ func (d *Daemon) spec() (supervisor.Spec, error) {
 		"OPENCLAW_NO_AUTO_UPDATE":        "1",
 		"OPENCLAW_DISABLE_BONJOUR":       "1", // no mDNS: nothing but the port, on loopback
 		"TMPDIR":                         cfg.GatewayTmpDir(),
+		"OPENCLAW_STATE_DIR":             GatewayStateDir(cfg),
 	})
 	delete(env, "OPENCLAW_NO_RESPAWN")
 	for k := range env {
@@ -86,7 +122,7 @@ func (d *Daemon) spec() (supervisor.Spec, error) {
 		list = append(list, k+"="+env[k])
 	}
 	return supervisor.Spec{
-		Argv:   slices.Clone(cfg.Gateway.Command),
+		Argv:   argv,
 		Env:    list,
 		Dir:    home,
 		TmpDir: cfg.GatewayTmpDir(),

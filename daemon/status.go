@@ -3,10 +3,13 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/health"
 	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/supervisor"
 )
 
@@ -32,6 +35,9 @@ func (d *Daemon) Status() apitype.Status {
 	ss, hs := d.sup.Status(), d.health.Snapshot()
 	st.Gateway = gatewayStatus(ss, hs, cfg.Gateway.Port)
 	st.Gateway.TokenSource = tokenSrc
+	if phase := d.prov.Phase(); phase != "" && ss.PID == 0 {
+		st.Gateway.Reason = phase
+	}
 	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss)
 	switch {
 	case stopping:
@@ -40,7 +46,7 @@ func (d *Daemon) Status() apitype.Status {
 		st.State = apitype.DaemonStarting
 	}
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
-	st.Warnings = warnings(ss, hs, cfg.Path)
+	st.Warnings = append(warnings(ss, hs, cfg.Path), legacyWarnings(cfg)...)
 	for _, w := range st.Warnings {
 		if w.Severity == "error" {
 			st.Healthy = false // e.g. the gateway refuses openclawd's token: not well
@@ -52,6 +58,25 @@ func (d *Daemon) Status() apitype.Status {
 		}
 	}
 	return st
+}
+
+// legacyWarnings reports clawdbot-era state: openclawd never reads it by
+// itself, since reading one name and writing the other lost a day of
+// backups once.
+func legacyWarnings(cfg *config.Config) []apitype.Warning {
+	var ws []apitype.Warning
+	gw := GatewayStateDir(cfg)
+	for _, l := range openclaw.FindLegacy(gw, LegacyHomes(cfg)...) {
+		fix := fmt.Sprintf("Copy it in with `sudo openclawd migrate-legacy --from %s` (the original is kept), or move it away.", l.Path)
+		if filepath.Dir(l.Path) == gw {
+			fix = fmt.Sprintf("Merge what you need from %s into openclaw.json beside it, then remove it.", l.Path)
+		} else if l.Kind == "config" {
+			fix = fmt.Sprintf("Copy it in with `sudo openclawd migrate-legacy --from %s` (the original is kept), or move it away.", filepath.Dir(l.Path))
+		}
+		ws = append(ws, apitype.Warning{Code: "legacy_state", Severity: "warning",
+			Text: fmt.Sprintf("found state under the gateway's old name at %s; openclawd does not read it", l.Path), Fix: fix})
+	}
+	return ws
 }
 
 func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gateway {

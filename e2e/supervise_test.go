@@ -350,3 +350,27 @@ func TestStatusWhenNotRunning(t *testing.T) {
 		t.Errorf("rc %d, output:\n%s", rc, out)
 	}
 }
+
+func TestGatewayConfigEditRestartsAFailedGateway(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t, opts{mode: "exit78"})
+	in.waitStatus("failed", 30*time.Second, func(s apitype.Status, _ int) bool { return s.Gateway.State == "failed" })
+	gw := filepath.Join(in.dir, "state", "openclaw", "openclaw.json")
+	b, err := os.ReadFile(gw)
+	if err != nil {
+		t.Fatalf("openclawd did not write the gateway config: %v", err)
+	}
+	for _, want := range []string{`"bind": "loopback"`, `"mode": "token"`, `"checkOnStart": false`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("openclaw.json lacks %s:\n%s", want, b)
+		}
+	}
+	in.setMode("normal")
+	if err := os.WriteFile(gw, append(b, '\n'), 0o600); err != nil { // the user's fix
+		t.Fatal(err)
+	}
+	in.waitHealthy()
+	if starts := in.eventLines("start"); len(starts) != 2 {
+		t.Errorf("starts %v; want 2", starts)
+	}
+}

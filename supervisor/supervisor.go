@@ -28,7 +28,7 @@ type Prober interface {
 // Options configure a Supervisor.
 type Options struct {
 	Port   int
-	Spec   func() (Spec, error) // called before every start
+	Spec   func(context.Context) (Spec, error) // called before every start; may provision the runtime
 	Prober Prober
 	Policy Policy
 	// StopTimeout is the SIGTERM grace of a normal stop or restart.
@@ -270,8 +270,15 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 	if ctx.Err() != nil {
 		return Decision{}, "", false
 	}
-	spec, err := s.o.Spec()
+	spec, err := s.o.Spec(ctx)
+	if ctx.Err() != nil {
+		return Decision{}, "", false
+	}
 	if err != nil {
+		var tr transientError
+		if errors.As(err, &tr) {
+			return fail(CodeSpec, "cannot prepare the gateway (will retry): "+err.Error(), false)
+		}
 		return fail(CodeSpec, "cannot prepare the gateway: "+err.Error(), true)
 	}
 	if err := s.clearPort(ctx); err != nil {
@@ -422,6 +429,14 @@ func (s *Supervisor) clearPort(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Transient marks a Spec error that a retry may fix (a download that
+// failed on the network): the supervisor backs off instead of failing.
+func Transient(err error) error { return transientError{err} }
+
+type transientError struct{ error }
+
+func (e transientError) Unwrap() error { return e.error }
 
 // permanentExecError reports whether starting failed for a reason that
 // retrying cannot fix (a missing or non-executable program), as opposed to

@@ -39,6 +39,9 @@ func init() {
 		{"restart", "restart the gateway through the running openclawd", restartCmd},
 		{"logs", "print openclawd's log (-f to follow, -n N lines)", logsCmd},
 		{"validate", "check a config file without starting anything", validateCmd},
+		{"runtime", "install|list|prune the Node and openclaw runtime", runtimeCmd},
+		{"migrate-legacy", "copy clawdbot-era gateway state in (the original is kept)", migrateLegacyCmd},
+		{"token", "print the gateway token (for the Control UI and clients)", tokenCmd},
 		{"version", "print the version", versionCmd},
 	}
 }
@@ -65,7 +68,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "openclawd %s: runs an OpenClaw gateway as a self-healing service.\n\nUsage: openclawd <command> [flags]\n\nCommands:\n", daemon.Version)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintf(w, "\nRun `openclawd <command> -h` for its flags.\n")
 }

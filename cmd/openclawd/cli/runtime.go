@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/localapi"
+	"github.com/openclawd/openclawd/runtime/openclaw"
+	"github.com/openclawd/openclawd/runtime/provision"
+)
+
+func runtimeCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "install" && args[0] != "list" && args[0] != "prune") {
+		fmt.Fprintln(stderr, "usage: openclawd runtime install|list|prune [--config PATH] [--json]")
+		return ExitUsage
+	}
+	verb := args[0]
+	fs := newFlags("runtime "+verb, stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	asJSON := fs.Bool("json", false, "print JSON (list)")
+	if rc := parse(fs, args[1:]); rc >= 0 {
+		return rc
+	}
+	cfg, rc := loadConfig(*path, stderr)
+	if cfg == nil {
+		return rc
+	}
+	root := filepath.Join(cfg.StateDir, "runtime")
+	switch verb {
+	case "install":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		log := slog.New(slog.NewTextHandler(stderr, nil))
+		rt, err := provision.Ensure(ctx, daemon.RuntimeOptions(cfg, log))
+		if err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
+		fmt.Fprintf(stdout, "runtime ready: %s, %s\n", rt.Node.Dir, rt.Openclaw.Dir)
+	case "list":
+		ents, err := provision.List(root)
+		if err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
+		if *asJSON {
+			_ = json.NewEncoder(stdout).Encode(ents)
+			return ExitOK
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSIZE\tSTATE")
+		for _, e := range ents {
+			state := "installed"
+			switch {
+			case e.Current:
+				state = "current"
+			case !e.Complete:
+				state = "incomplete (prune removes it)"
+			}
+			fmt.Fprintf(tw, "%s\t%.0f MB\t%s\n", e.Name, float64(e.Bytes)/1e6, state)
+		}
+		tw.Flush()
+	case "prune":
+		removed, err := provision.Prune(root)
+		for _, e := range removed {
+			fmt.Fprintf(stdout, "removed %s (%.0f MB)\n", e.Name, float64(e.Bytes)/1e6)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
+		if len(removed) == 0 {
+			fmt.Fprintln(stdout, "nothing to prune")
+		}
+	}
+	return ExitOK
+}
+
+func migrateLegacyCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("migrate-legacy", stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	from := fs.String("from", "", "the legacy state directory (default: the one status reports)")
+	if rc := parse(fs, args); rc >= 0 {
+		return rc
+	}
+	cfg, rc := loadConfig(*path, stderr)
+	if cfg == nil {
+		return rc
+	}
+	ctx := context.Background()
+	if _, err := localapi.NewClient(cfg.Control.Socket).Status(ctx); err == nil {
+		fmt.Fprintln(stderr, "openclawd: openclawd is running; stop it first (`sudo systemctl stop openclawd`), so the gateway does not write while its state is copied")
+		return ExitFailure
+	}
+	dst := daemon.GatewayStateDir(cfg)
+	src := *from
+	if src == "" {
+		found := openclaw.FindLegacy(dst, daemon.LegacyHomes(cfg)...)
+		if len(found) == 0 {
+			fmt.Fprintln(stdout, "no legacy (clawdbot) state found")
+			return ExitOK
+		}
+		src = found[0].Path
+		if found[0].Kind == "config" {
+			src = filepath.Dir(src)
+		}
+	}
+	backup, err := openclaw.Migrate(src, dst)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: migrating %s: %v\n", src, err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "copied and verified %s into %s; the original is unchanged\n", src, dst)
+	if backup != "" {
+		fmt.Fprintf(stdout, "the previous %s is kept at %s\n", dst, backup)
+	}
+	return ExitOK
+}
+
+func tokenCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("token", stderr)
+	path := fs.String("config", config.DefaultPath, "config file")
+	if rc := parse(fs, args); rc >= 0 {
+		return rc
+	}
+	cfg, rc := loadConfig(*path, stderr)
+	if cfg == nil {
+		return rc
+	}
+	var env map[string]string
+	if cfg.Gateway.EnvFile != "" {
+		var err error
+		if env, err = config.ReadEnvFile(cfg.Gateway.EnvFile); err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
+	}
+	if _, err := os.Stat(cfg.TokenFile()); err != nil && env["OPENCLAW_GATEWAY_TOKEN"] == "" {
+		fmt.Fprintf(stderr, "openclawd: no gateway token yet (%v); it is generated when openclawd first runs\n", err)
+		return ExitFailure
+	}
+	tok, _, err := cfg.GatewayToken(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintln(stdout, tok)
+	return ExitOK
+}

@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/term"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/runtime/fetch"
+	"github.com/openclawd/openclawd/runtime/node"
+	"github.com/openclawd/openclawd/runtime/openclaw"
+	"github.com/openclawd/openclawd/runtime/pins"
+	"github.com/openclawd/openclawd/runtime/provision"
+	"github.com/openclawd/openclawd/supervisor"
+)
+
+// RuntimeOptions turns the config into what provision needs: the pins
+// compiled into openclawd, unless the config overrides them.
+func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
+	root := filepath.Join(cfg.StateDir, "runtime")
+	nodeSums := pins.NodeSHA256
+	nodeVersion := pins.NodeVersion
+	if cfg.Node.Version != "" {
+		nodeVersion = cfg.Node.Version
+	}
+	if cfg.Node.SHA256 != "" {
+		if p, err := node.Platform(); err == nil {
+			nodeSums = map[string]string{p: cfg.Node.SHA256}
+		}
+	}
+	oc := openclaw.InstallOptions{
+		Root: root, Version: pins.OpenclawVersion, Integrity: pins.OpenclawIntegrity,
+		User: cfg.Openclaw.InstallUser, CacheDir: filepath.Join(root, ".npm-cache"), Log: log,
+	}
+	if lock, err := fs.Sub(pins.OpenclawFiles, "openclaw"); err == nil {
+		oc.Lock = lock
+	}
+	if cfg.Openclaw.Version != "" && cfg.Openclaw.Version != pins.OpenclawVersion {
+		oc.Version, oc.Integrity, oc.Lock = cfg.Openclaw.Version, cfg.Openclaw.Integrity, nil
+	}
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	return provision.Options{
+		Root: root,
+		Node: node.Options{Root: root, Version: nodeVersion, SHA256: nodeSums, Mirror: cfg.Node.Mirror, Log: log,
+			Progress: fetch.NewProgress(os.Stderr, tty, "Node.js "+nodeVersion, log)},
+		Openclaw: oc,
+		Log:      log,
+	}
+}
+
+// provisioner runs provision.Ensure for the gateway's spec and remembers
+// what it is doing, for status.
+type provisioner struct {
+	mu    sync.Mutex
+	phase string
+	rt    *provision.Runtime
+}
+
+func (p *provisioner) setPhase(s string) {
+	p.mu.Lock()
+	p.phase = s
+	p.mu.Unlock()
+}
+
+// Phase is what provisioning is doing now, or "".
+func (p *provisioner) Phase() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.phase
+}
+
+// ensure provisions the runtime (a no-op when it is installed). Errors a
+// retry may fix are marked transient, so the supervisor backs off rather
+// than fails: a VPS that boots before its network is up must recover.
+func (p *provisioner) ensure(ctx context.Context, cfg *config.Config, log *slog.Logger) (provision.Runtime, error) {
+	o := RuntimeOptions(cfg, log)
+	_, haveNode := node.Find(o.Node)
+	_, haveOpenclaw := openclaw.Find(o.Openclaw)
+	if !haveNode || !haveOpenclaw {
+		p.setPhase(fmt.Sprintf("provisioning the runtime (Node.js %s, openclaw %s); see `openclawd logs -f`", o.Node.Version, o.Openclaw.Version))
+		defer p.setPhase("")
+	}
+	rt, err := provision.Ensure(ctx, o)
+	if err != nil {
+		if errors.Is(err, fetch.ErrChecksumMismatch) || errors.Is(err, fetch.ErrNotFound) {
+			return rt, err
+		}
+		return rt, supervisor.Transient(err)
+	}
+	return rt, nil
+}
+
+// gatewayArgv is how the real gateway starts (openclaw-gateway.md §3):
+// the pinned node by absolute path, a heap sized from RAM, loopback bind.
+func gatewayArgv(rt provision.Runtime, cfg *config.Config) []string {
+	heap := openclaw.HeapMB(totalRAMMB(), cfg.Node.MaxOldSpaceMB)
+	return []string{rt.Node.Bin(), fmt.Sprintf("--max-old-space-size=%d", heap), rt.Openclaw.Launcher(),
+		"gateway", "run", "--port", fmt.Sprint(cfg.Gateway.Port), "--bind", "loopback"}
+}
+
+// LegacyHomes are where clawdbot-era state could be: the service user's
+// home and the gateway's HOME.
+func LegacyHomes(cfg *config.Config) []string {
+	homes := []string{filepath.Join(cfg.StateDir, "home")}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		homes = append(homes, u.HomeDir)
+	}
+	return homes
+}
+
+// GatewayStateDir is OPENCLAW_STATE_DIR: the gateway's config and data.
+func GatewayStateDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "openclaw") }

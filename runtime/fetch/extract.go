@@ -1,0 +1,198 @@
+package fetch
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Limits bounds what Extract unpacks; zero fields take the defaults.
+type Limits struct {
+	MaxFiles int   // entries of any type; default 20000
+	MaxBytes int64 // sum of regular file sizes; default 1 GiB (Node: ~190 MB)
+}
+
+const maxTrailer = 1 << 20 // tar pads to 10 KiB records; more is not padding
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	xzMagic   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+)
+
+// Extract unpacks a .tar.xz or .tar.gz (by magic bytes, not name) into dst,
+// dropping the archive's single top-level directory. dst must not exist;
+// extraction goes to a temporary sibling, is fsynced, then renamed to dst
+// (see Install). Regular files, dirs and symlinks only; it refuses absolute
+// or ".." paths, symlinks that escape the root, entries below a symlink,
+// hard links and devices; it strips setuid/setgid/sticky bits and keeps the
+// exec bits. Limits are enforced from tar headers before any data is
+// written, and actual bytes are counted too.
+func Extract(archive, dst string, lim Limits) error {
+	if lim.MaxFiles <= 0 {
+		lim.MaxFiles = 20000
+	}
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = 1 << 30
+	}
+	err := Install(dst, func(tmp string) error { return extractFile(archive, tmp, lim) })
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("extracting %s: %w (the archive is truncated or corrupt)", filepath.Base(archive), err)
+	} else if err != nil {
+		return fmt.Errorf("extracting %s: %w", filepath.Base(archive), err)
+	}
+	return nil
+}
+
+func extractFile(archive, dir string, lim Limits) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	magic, _ := br.Peek(len(xzMagic))
+	var zr io.Reader
+	switch {
+	case bytes.HasPrefix(magic, gzipMagic):
+		zr, err = gzip.NewReader(br)
+	case bytes.HasPrefix(magic, xzMagic):
+		zr, err = xz.NewReader(br)
+	default:
+		return errors.New("not a .tar.gz or .tar.xz file (unknown magic bytes)")
+	}
+	if err != nil {
+		return fmt.Errorf("decompressing: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	x := &extractor{root: root, lim: lim, dirs: map[string]bool{}, buf: make([]byte, 256<<10)}
+	if err := x.untar(tar.NewReader(zr)); err != nil {
+		return err
+	}
+	// Read to the end so gzip's CRC and xz's block checks are verified.
+	if n, err := io.CopyN(io.Discard, zr, maxTrailer+1); err != nil && err != io.EOF {
+		return fmt.Errorf("reading past the last entry: %w", err)
+	} else if n > maxTrailer {
+		return errors.New("more than 1 MiB of data after the last entry")
+	}
+	return x.checkLinks()
+}
+
+type extractor struct {
+	root    *os.Root
+	lim     Limits
+	top     string          // the single top-level directory, dropped
+	dirs    map[string]bool // created or checked to be real directories
+	links   []link          // checked again once the whole tree exists
+	files   int
+	size    int64 // declared by headers
+	written int64 // actually written
+	buf     []byte
+}
+
+func (x *extractor) untar(tr *tar.Reader) error {
+	next := "the first entry" // a bad header has no name of its own
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			if x.top == "" {
+				return errors.New("the archive is empty")
+			}
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading %s: %w", next, err)
+		}
+		next = "the entry after " + strconv.Quote(h.Name)
+		if h.Typeflag == tar.TypeXGlobalHeader { // pax metadata (git archive), not a file
+			continue
+		}
+		// Limits come from the header, before a byte of data is read.
+		if x.files++; x.files > x.lim.MaxFiles {
+			return fmt.Errorf("%q: more than %d entries (Limits.MaxFiles)", h.Name, x.lim.MaxFiles)
+		}
+		if x.size += h.Size; x.size > x.lim.MaxBytes {
+			return fmt.Errorf("%q (%d bytes) takes the archive past %d bytes (Limits.MaxBytes)", h.Name, h.Size, x.lim.MaxBytes)
+		}
+		name, err := x.clean(h.Name)
+		if err != nil {
+			return err
+		}
+		if name == "" { // the top-level directory itself
+			if h.Typeflag != tar.TypeDir {
+				return fmt.Errorf("%q is not inside a top-level directory", h.Name)
+			}
+			continue
+		}
+		if err := x.mkdirs(path.Dir(name), h.Name); err != nil {
+			return err
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = x.mkdirs(name, h.Name)
+		case tar.TypeReg:
+			err = x.writeFile(name, h, tr)
+		case tar.TypeSymlink:
+			err = x.symlink(name, h)
+		case tar.TypeLink:
+			err = fmt.Errorf("%q is a hard link to %q; hard links are not supported", h.Name, h.Linkname)
+		default:
+			err = fmt.Errorf("%q is %s; only files, directories and symlinks are allowed", h.Name, kind(h.Typeflag))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// clean checks raw and returns it relative to the top-level directory,
+// slash-separated, "" for the top-level directory itself.
+func (x *extractor) clean(raw string) (string, error) {
+	if strings.HasPrefix(raw, "/") || filepath.IsAbs(raw) || filepath.VolumeName(raw) != "" {
+		return "", fmt.Errorf("%q is an absolute path", raw)
+	}
+	s := raw
+	for strings.HasPrefix(s, "./") {
+		s = s[2:]
+	}
+	if s == "" || s == "." { // "./" itself, as `tar -C dir .` writes it
+		return "", nil
+	}
+	top, rest, _ := strings.Cut(s, "/")
+	switch {
+	case top == "" || top == "." || top == "..":
+		return "", fmt.Errorf("%q leaves the archive root", raw)
+	case x.top == "":
+		x.top = top
+	case top != x.top:
+		return "", fmt.Errorf("%q is outside the top-level directory %q", raw, x.top)
+	}
+	var parts []string
+	for _, p := range strings.Split(rest, "/") {
+		switch p {
+		case "", ".":
+		case "..": // even "a/../b": it would dodge the below-a-symlink check
+			return "", fmt.Errorf("%q leaves the archive root", raw)
+		default:
+			parts = append(parts, p)
+		}
+	}
+	name := strings.Join(parts, "/")
+	if name != "" && !filepath.IsLocal(filepath.FromSlash(name)) {
+		return "", fmt.Errorf("%q is not a local path", raw)
+	}
+	return name, nil
+}

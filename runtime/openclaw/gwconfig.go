@@ -1,0 +1,73 @@
+package openclaw
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/openclawd/openclawd/internal/fsutil"
+	"github.com/openclawd/openclawd/internal/json5"
+)
+
+// Owned are the gateway config values openclawd is responsible for
+// (openclaw-gateway.md §5, §13). Everything else in openclaw.json belongs
+// to the user and the gateway and is kept as it is.
+type Owned struct {
+	Port    int
+	LogFile string // logging.file, under openclawd's log directory
+}
+
+// ConfigChange says what WriteConfig did.
+type ConfigChange struct {
+	Written      bool // the file changed on disk
+	RemovedToken bool // a gateway.auth.token was removed: the token comes from the environment only
+}
+
+// WriteConfig sets openclawd's keys in the JSON5 file at path, creating it
+// if needed, and writes it back atomically (mode 0600) only if something
+// changed. It never adds a key the gateway's strict schema doesn't know. A
+// file that doesn't parse is left alone, and the error names the line.
+func WriteConfig(path string, o Owned) (ConfigChange, error) {
+	var ch ConfigChange
+	root := json5.NewObject()
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return ch, fmt.Errorf("reading the gateway config: %w", err)
+	default:
+		if root, err = json5.Parse(b); err != nil {
+			return ch, fmt.Errorf("%s: %w; openclawd leaves it alone: fix it, or restore %s.last-good", path, err, filepath.Base(path))
+		}
+		if root.Kind() != json5.Object {
+			return ch, fmt.Errorf("%s: the top level is a %s, not an object", path, root.Kind())
+		}
+	}
+	before := root.Clone()
+	set := func(v *json5.Value, path ...string) { root.Set(path, v) }
+	set(json5.NewString("local"), "gateway", "mode")
+	set(json5.NewString("loopback"), "gateway", "bind")
+	set(json5.NewInt(int64(o.Port)), "gateway", "port")
+	set(json5.NewString("token"), "gateway", "auth", "mode")
+	// One source for the token: a second one in the file drifts (§16).
+	ch.RemovedToken = root.Delete("gateway", "auth", "token")
+	set(json5.NewStrings("127.0.0.1", "::1"), "gateway", "trustedProxies")
+	if o.LogFile != "" {
+		set(json5.NewString(o.LogFile), "logging", "file")
+	}
+	set(json5.NewBool(false), "update", "checkOnStart")
+	if json5.Equal(before, root) && b != nil {
+		return ch, nil
+	}
+	out, err := root.MarshalIndent()
+	if err != nil {
+		return ch, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := fsutil.WriteFileAtomic(path, out, 0o600); err != nil {
+		return ch, fmt.Errorf("writing the gateway config: %w", err)
+	}
+	ch.Written = true
+	return ch, nil
+}

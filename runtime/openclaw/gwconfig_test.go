@@ -1,0 +1,103 @@
+package openclaw
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openclawd/openclawd/internal/json5"
+)
+
+func TestWriteConfig(t *testing.T) {
+	owned := Owned{Port: 18790, LogFile: "/var/lib/openclawd/logs/gateway.log"}
+	tests := []struct {
+		name      string
+		existing  string // "" = no file
+		wantKeep  map[string]string
+		wantToken bool
+		wantErr   string
+	}{
+		{name: "fresh file"},
+		{name: "keeps user and gateway keys", existing: `// mine
+{
+  agents: { defaults: { model: { primary: 'openai/gpt-6-astra' } } },
+  gateway: { port: 1, bind: 'lan', controlUi: { allowedOrigins: ['https://bot.example'] }, },
+  meta: { lastTouchedVersion: "2026.9.6" },
+}`, wantKeep: map[string]string{"agents.defaults.model.primary": "openai/gpt-6-astra", "meta.lastTouchedVersion": "2026.9.6"}},
+		{name: "drops a token from the file", existing: `{gateway:{auth:{mode:"password",token:"abc"}}}`, wantToken: true},
+		{name: "broken file is left alone", existing: "{gateway: {port: }", wantErr: "line 1, column"},
+		{name: "not an object", existing: "[1]", wantErr: "not an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "openclaw.json")
+			if tt.existing != "" {
+				os.WriteFile(p, []byte(tt.existing), 0o644)
+			}
+			ch, err := WriteConfig(p, owned)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tt.wantErr)
+				}
+				if b, _ := os.ReadFile(p); string(b) != tt.existing {
+					t.Error("a broken file was rewritten")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ch.Written || ch.RemovedToken != tt.wantToken {
+				t.Errorf("change %+v; want written, removed token %v", ch, tt.wantToken)
+			}
+			b, _ := os.ReadFile(p)
+			v, err := json5.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]any{"gateway.mode": "local", "gateway.bind": "loopback", "gateway.auth.mode": "token",
+				"logging.file": owned.LogFile}
+			for k, w := range want {
+				got, _ := v.Get(strings.Split(k, ".")...)
+				if s, _ := got.String(); s != w {
+					t.Errorf("%s = %q; want %q", k, s, w)
+				}
+			}
+			if port, _ := v.Get("gateway", "port"); port == nil {
+				t.Error("gateway.port missing")
+			} else if n, _ := port.Int(); n != 18790 {
+				t.Errorf("gateway.port = %d", n)
+			}
+			if _, ok := v.Get("gateway", "auth", "token"); ok {
+				t.Error("token left in the file")
+			}
+			if tp, _ := v.Get("gateway", "trustedProxies"); len(tp.Elems()) != 2 {
+				t.Error("trustedProxies not set")
+			}
+			if cs, _ := v.Get("update", "checkOnStart"); cs == nil {
+				t.Error("update.checkOnStart not set")
+			}
+			for k, w := range tt.wantKeep {
+				got, _ := v.Get(strings.Split(k, ".")...)
+				if s, _ := got.String(); s != w {
+					t.Errorf("user key %s = %q; want %q kept", k, s, w)
+				}
+			}
+			if tt.existing != "" && strings.Contains(tt.existing, "allowedOrigins") {
+				if o, ok := v.Get("gateway", "controlUi", "allowedOrigins"); !ok || len(o.Elems()) != 1 {
+					t.Error("gateway.controlUi.allowedOrigins lost")
+				}
+			}
+			fi, _ := os.Stat(p)
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v; want 0600", fi.Mode().Perm())
+			}
+			// A second write with the same values changes nothing on disk.
+			ch, err = WriteConfig(p, owned)
+			if err != nil || ch.Written {
+				t.Errorf("rewrite of an up-to-date file: %+v, %v", ch, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,329 @@
+package openclaw
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openclawd/openclawd/runtime/fetch"
+	"github.com/openclawd/openclawd/runtime/node"
+)
+
+// InstallOptions say which openclaw to install, where and how.
+type InstallOptions struct {
+	Root      string // <state_dir>/runtime
+	Version   string
+	Integrity string // npm dist.integrity of the openclaw tarball
+	// Lock holds package.json and package-lock.json for Version; nil for an
+	// overridden version, whose lock is resolved at install time and
+	// checked against Integrity.
+	Lock     fs.FS
+	Node     node.Install
+	User     string // run npm as this user when openclawd is root
+	CacheDir string // npm's cache, kept between installs
+	Log      *slog.Logger
+}
+
+// Install is an installed openclaw.
+type Install struct {
+	Dir     string
+	Version string
+}
+
+// Launcher is the script the gateway runs from: `node <Launcher> gateway run`.
+func (i Install) Launcher() string {
+	return filepath.Join(i.Dir, "node_modules", "openclaw", "openclaw.mjs")
+}
+
+const marker = ".openclawd-installed"
+
+// Dir is where o.Version lives.
+func (o InstallOptions) Dir() string { return filepath.Join(o.Root, "openclaw-"+o.Version) }
+
+// Find returns the install if it is complete.
+func Find(o InstallOptions) (Install, bool) {
+	if _, err := os.Stat(filepath.Join(o.Dir(), marker)); err != nil {
+		return Install{}, false
+	}
+	return Install{Dir: o.Dir(), Version: o.Version}, true
+}
+
+// Ensure returns the install, running `npm ci` into a fresh temporary
+// prefix first if needed. Nothing is in use until the finished tree is
+// renamed into place.
+func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
+	if in, ok := Find(o); ok {
+		return in, nil
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := os.Stat(o.Dir()); err == nil { // no marker: never trust it
+		if err := os.RemoveAll(o.Dir()); err != nil {
+			return Install{}, fmt.Errorf("removing incomplete %s: %w", o.Dir(), err)
+		}
+	}
+	cred, err := installCredential(o.User)
+	if err != nil {
+		return Install{}, err
+	}
+	if err := os.MkdirAll(o.Root, 0o755); err != nil {
+		return Install{}, fmt.Errorf("creating runtime dir: %w", err)
+	}
+	if err := cred.canReach(o.Root); err != nil {
+		return Install{}, err
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
+		return Install{}, fmt.Errorf("creating npm cache: %w", err)
+	}
+	if err := cred.chownTree(o.CacheDir); err != nil {
+		return Install{}, fmt.Errorf("handing the npm cache to %s: %w", o.User, err)
+	}
+	settings := hostNPMSettings(ctx)
+	err = fetch.Install(o.Dir(), func(tmp string) error {
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return err
+		}
+		if err := writeManifest(tmp, o); err != nil {
+			return err
+		}
+		rc := filepath.Join(tmp, ".npmrc-openclawd")
+		if err := os.WriteFile(rc, []byte(settings.npmrc()), 0o600); err != nil {
+			return err
+		}
+		if err := cred.chownTree(tmp); err != nil {
+			return fmt.Errorf("handing the install dir to %s: %w", o.User, err)
+		}
+		npm := func(args ...string) error { return runNPM(ctx, o, cred, tmp, rc, args...) }
+		if o.Lock == nil {
+			if err := npm("install", "--package-lock-only", "--ignore-scripts"); err != nil {
+				return err
+			}
+		}
+		if err := checkIntegrity(tmp, o.Integrity); err != nil {
+			return err
+		}
+		if err := npm("ci"); err != nil {
+			return err
+		}
+		os.Remove(rc)
+		if err := checkLauncher(ctx, o, cred, tmp); err != nil {
+			return err
+		}
+		if err := readOnly(tmp, cred); err != nil {
+			return fmt.Errorf("making the install read-only: %w", err)
+		}
+		return os.WriteFile(filepath.Join(tmp, marker), []byte(o.Version+" "+o.Integrity+"\n"), 0o444)
+	})
+	if err != nil {
+		return Install{}, fmt.Errorf("installing openclaw %s: %w", o.Version, err)
+	}
+	return Install{Dir: o.Dir(), Version: o.Version}, nil
+}
+
+func writeManifest(dir string, o InstallOptions) error {
+	if o.Lock == nil {
+		pkg := fmt.Sprintf(`{"name":"openclawd-runtime","private":true,"dependencies":{"openclaw":%q}}`+"\n", o.Version)
+		return os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644)
+	}
+	for _, name := range []string{"package.json", "package-lock.json"} {
+		b, err := fs.ReadFile(o.Lock, name)
+		if err != nil {
+			return fmt.Errorf("reading the pinned %s: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIntegrity makes sure the lock installs exactly the openclaw tarball
+// openclawd pins: npm ci then verifies every package against the lock.
+func checkIntegrity(dir, want string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return fmt.Errorf("reading package-lock.json: %w", err)
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version   string `json:"version"`
+			Integrity string `json:"integrity"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(b, &lock); err != nil {
+		return fmt.Errorf("reading package-lock.json: %w", err)
+	}
+	got := lock.Packages["node_modules/openclaw"].Integrity
+	if got != want {
+		return fmt.Errorf("the lockfile's openclaw integrity %q is not the pinned %q: refusing to install (a wrong openclaw.integrity, or a registry serving something else)", got, want)
+	}
+	return nil
+}
+
+// runNPM runs the pinned npm in dir with a clean environment, reporting
+// progress while it works: an install takes a minute on a small host.
+func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc string, args ...string) error {
+	args = append([]string{o.Node.NPM()}, append(args, "--userconfig", rc, "--cache", o.CacheDir,
+		"--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn")...)
+	cmd := exec.CommandContext(ctx, o.Node.Bin(), args...)
+	cmd.Dir = dir
+	cmd.Env = childEnv(o.Node, dir)
+	cmd.SysProcAttr = cred.sysProcAttr()
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan struct{})
+	go reportNPM(o.Log, dir, args[1], done)
+	err := cmd.Run()
+	close(done)
+	if err != nil {
+		return fmt.Errorf("npm %s: %w\n%s", args[1], err, tailText(out.String(), 20))
+	}
+	if s := strings.TrimSpace(out.String()); s != "" {
+		o.Log.Info("npm "+args[1]+" finished", "output", tailText(s, 3))
+	}
+	return nil
+}
+
+// reportNPM logs how far npm ci is, every 10 s, by counting the packages
+// it has unpacked so far against the lock.
+func reportNPM(log *slog.Logger, dir, verb string, done <-chan struct{}) {
+	total := lockCount(dir)
+	start := time.Now()
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			log.Info("npm "+verb+" still working", "packages", fmt.Sprintf("%d of %d", countPackages(dir), total),
+				"elapsed", time.Since(start).Round(time.Second))
+		}
+	}
+}
+
+func lockCount(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return 0
+	}
+	var lock struct {
+		Packages map[string]json.RawMessage `json:"packages"`
+	}
+	if json.Unmarshal(b, &lock) != nil {
+		return 0
+	}
+	return max(len(lock.Packages)-1, 0) // minus the root entry
+}
+
+func countPackages(dir string) int {
+	n := 0
+	_ = filepath.WalkDir(filepath.Join(dir, "node_modules"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(p, "package.json")); err == nil && filepath.Base(filepath.Dir(p)) != "" {
+			n++
+			return nil // keep walking: nested node_modules hold packages too
+		}
+		return nil
+	})
+	return n
+}
+
+// checkLauncher runs `node openclaw.mjs --version` once as the install
+// user: it proves the install runs and completes any first-run lifecycle
+// while the tree is still writable (§2).
+func checkLauncher(ctx context.Context, o InstallOptions, cred *credential, dir string) error {
+	launcher := Install{Dir: dir}.Launcher()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, o.Node.Bin(), launcher, "--version")
+	cmd.Dir = dir
+	cmd.Env = childEnv(o.Node, dir)
+	cmd.SysProcAttr = cred.sysProcAttr()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("running the installed openclaw (%s --version): %w\n%s", launcher, err, tailText(string(out), 10))
+	}
+	if !strings.Contains(string(out), o.Version) {
+		return fmt.Errorf("the installed openclaw reports %q, not %s", strings.TrimSpace(tailText(string(out), 1)), o.Version)
+	}
+	return nil
+}
+
+// childEnv is npm's whole environment: the pinned node first on PATH, a
+// private HOME, and what the host needs to reach its registry (proxies, an
+// extra CA for TLS-intercepting proxies, npm_config_* settings).
+func childEnv(n node.Install, dir string) []string {
+	env := []string{
+		"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + filepath.Join(dir, ".home"),
+		"TMPDIR=" + filepath.Join(dir, ".tmp"),
+		"NO_COLOR=1",
+		"OPENCLAW_NO_AUTO_UPDATE=1",
+		"DO_NOT_TRACK=1",
+	}
+	_ = os.MkdirAll(filepath.Join(dir, ".tmp"), 0o700)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(strings.ToLower(k), "npm_config_"),
+			k == "NODE_EXTRA_CA_CERTS", k == "SSL_CERT_FILE",
+			strings.EqualFold(k, "HTTP_PROXY"), strings.EqualFold(k, "HTTPS_PROXY"), strings.EqualFold(k, "NO_PROXY"):
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func tailText(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// readOnly drops write permission on the installed tree; when openclawd is
+// root the tree also goes back to root, so the gateway cannot change its
+// own code.
+func readOnly(dir string, cred *credential) error {
+	for _, scratch := range []string{".home", ".tmp"} {
+		if err := os.RemoveAll(filepath.Join(dir, scratch)); err != nil {
+			return err
+		}
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if cred != nil && os.Geteuid() == 0 {
+			if err := os.Lchown(p, 0, 0); err != nil {
+				return err
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chmod(p, info.Mode().Perm()&^0o222)
+	})
+}
+
+var errNoUser = errors.New("install user not found")

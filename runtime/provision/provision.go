@@ -1,0 +1,172 @@
+// Package provision puts together the gateway's runtime: the pinned Node
+// and the pinned openclaw package, each in its own versioned directory
+// under <state_dir>/runtime, and the `current` pointer that names the pair
+// in use. The pointer is one small file replaced by rename, so a switch is
+// atomic and an interrupted install never changes what runs.
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/openclawd/openclawd/internal/fsutil"
+	"github.com/openclawd/openclawd/runtime/node"
+	"github.com/openclawd/openclawd/runtime/openclaw"
+)
+
+// Options describe the wanted runtime.
+type Options struct {
+	Root     string // <state_dir>/runtime
+	Node     node.Options
+	Openclaw openclaw.InstallOptions
+	Log      *slog.Logger
+}
+
+// Runtime is a complete, provisioned runtime.
+type Runtime struct {
+	Node     node.Install
+	Openclaw openclaw.Install
+}
+
+// Current is the pointer file's content.
+type Current struct {
+	Node     string `json:"node"`     // directory name under Root
+	Openclaw string `json:"openclaw"` // directory name under Root
+}
+
+// CurrentFile is the pointer to the runtime in use.
+func CurrentFile(root string) string { return filepath.Join(root, "current.json") }
+
+// Ensure provisions whatever is missing, then switches `current` to it.
+func Ensure(ctx context.Context, o Options) (Runtime, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n, ok := node.Find(o.Node)
+	if !ok {
+		log.Info("provisioning Node.js", "version", o.Node.Version)
+		var err error
+		if n, err = node.Ensure(ctx, o.Node); err != nil {
+			return Runtime{}, err
+		}
+	}
+	o.Openclaw.Node = n
+	oc, ok := openclaw.Find(o.Openclaw)
+	if !ok {
+		log.Info("installing openclaw with npm ci (about 330 packages; a minute or two on a small host)", "version", o.Openclaw.Version)
+		var err error
+		if oc, err = openclaw.Ensure(ctx, o.Openclaw); err != nil {
+			return Runtime{}, err
+		}
+	}
+	cur := Current{Node: filepath.Base(n.Dir), Openclaw: filepath.Base(oc.Dir)}
+	if old, _ := ReadCurrent(o.Root); old != cur {
+		b, _ := json.MarshalIndent(cur, "", "  ")
+		if err := fsutil.WriteFileAtomic(CurrentFile(o.Root), append(b, '\n'), 0o644); err != nil {
+			return Runtime{}, fmt.Errorf("switching the current runtime: %w", err)
+		}
+		log.Info("runtime switched", "node", cur.Node, "openclaw", cur.Openclaw)
+	}
+	return Runtime{Node: n, Openclaw: oc}, nil
+}
+
+// ReadCurrent reads the pointer; a missing one is the zero Current.
+func ReadCurrent(root string) (Current, error) {
+	var c Current
+	b, err := os.ReadFile(CurrentFile(root))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("reading %s: %w", CurrentFile(root), err)
+	}
+	return c, nil
+}
+
+// Entry is one versioned directory under Root.
+type Entry struct {
+	Name     string `json:"name"`
+	Complete bool   `json:"complete"`
+	Current  bool   `json:"current"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// List describes the runtime directories, including incomplete leftovers.
+func List(root string) ([]Entry, error) {
+	cur, err := ReadCurrent(root)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || name == ".npm-cache" || !(strings.HasPrefix(name, "node-") || strings.HasPrefix(name, "openclaw-") || strings.HasPrefix(name, ".")) {
+			continue
+		}
+		_, err := os.Stat(filepath.Join(root, name, ".openclawd-installed"))
+		out = append(out, Entry{Name: name, Complete: err == nil, Current: name == cur.Node || name == cur.Openclaw,
+			Bytes: dirSize(filepath.Join(root, name))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Prune removes every runtime directory that `current` does not name,
+// and leftovers of interrupted installs. It returns what it removed.
+func Prune(root string) ([]Entry, error) {
+	ents, err := List(root)
+	if err != nil {
+		return nil, err
+	}
+	var removed []Entry
+	for _, e := range ents {
+		if e.Current {
+			continue
+		}
+		p := filepath.Join(root, e.Name)
+		_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error { // installs are read-only
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(q, 0o700)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(p); err != nil {
+			return removed, fmt.Errorf("removing %s: %w", p, err)
+		}
+		removed = append(removed, e)
+	}
+	return removed, nil
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
