@@ -45,8 +45,8 @@ type Gateway struct {
 	// group- or world-readable (default none).
 	EnvFile string `yaml:"env_file"`
 	// StopTimeout is how long a stop waits after SIGTERM before SIGKILL
-	// (default 90s: without systemd's TimeoutStopUSec the gateway plans its
-	// drain for a 90 s budget, openclaw-gateway.md §6).
+	// (default 330s: the gateway's own stop policy, which it logs at start
+	// as "drain=315000ms … policy=330000ms"; idle, it stops in under 2 s).
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 }
 
@@ -141,7 +141,7 @@ func Default() *Config {
 		StateDir: "/var/lib/openclawd",
 		Gateway: Gateway{
 			Port:        18789,
-			StopTimeout: 90 * time.Second,
+			StopTimeout: 330 * time.Second,
 		},
 		Openclaw: Openclaw{InstallUser: "openclawd"},
 		Restart: Restart{

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/health"
+	"github.com/openclawd/openclawd/internal/sockets"
 	"github.com/openclawd/openclawd/localapi/apitype"
 	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/supervisor"
@@ -98,6 +99,13 @@ func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gat
 	}
 	if !ss.SpawnedAt.IsZero() && ss.PID != 0 {
 		g.UptimeS = int64(time.Since(ss.SpawnedAt).Seconds())
+		g.RSSBytes = rssBytes(ss.PID)
+		g.TreeRSS = g.RSSBytes
+		if kids, err := sockets.Descendants(ss.PID); err == nil {
+			for _, k := range kids {
+				g.TreeRSS += rssBytes(k)
+			}
+		}
 	}
 	if ss.State == supervisor.Backoff && !ss.NextStart.IsZero() {
 		t := ss.NextStart.UTC()

@@ -113,7 +113,7 @@ func New(o Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: bad port %d", o.Port)
 	}
 	if o.StopTimeout <= 0 {
-		o.StopTimeout = 90 * time.Second
+		o.StopTimeout = 330 * time.Second
 	}
 	if o.KillTimeout <= 0 {
 		o.KillTimeout = 10 * time.Second
@@ -270,6 +270,7 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 	if ctx.Err() != nil {
 		return Decision{}, "", false
 	}
+	s.update(func(st *Status) { st.State, st.PID, st.Code = Starting, 0, "" })
 	spec, err := s.o.Spec(ctx)
 	if ctx.Err() != nil {
 		return Decision{}, "", false

@@ -49,6 +49,8 @@ type Gateway struct {
 	Restarts    int        `json:"restarts"`
 	Crashes     int        `json:"crashes"`
 	UptimeS     int64      `json:"uptime_s"`
+	RSSBytes    int64      `json:"rss_bytes"`      // the gateway process
+	TreeRSS     int64      `json:"tree_rss_bytes"` // with its workers
 	NextStartAt *time.Time `json:"next_start_at,omitempty"`
 	LastExit    *Exit      `json:"last_exit,omitempty"`
 	TokenSource string     `json:"token_source,omitempty"` // a path, never the token

@@ -196,10 +196,10 @@ func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc str
 	return nil
 }
 
-// reportNPM logs how far npm ci is, every 10 s, by counting the packages
-// it has unpacked so far against the lock.
+// reportNPM logs how far npm ci is, every 10 s, by counting how many of
+// the lock's packages are on disk so far.
 func reportNPM(log *slog.Logger, dir, verb string, done <-chan struct{}) {
-	total := lockCount(dir)
+	paths := lockPaths(dir)
 	start := time.Now()
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
@@ -208,39 +208,38 @@ func reportNPM(log *slog.Logger, dir, verb string, done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			log.Info("npm "+verb+" still working", "packages", fmt.Sprintf("%d of %d", countPackages(dir), total),
+			n := 0
+			for _, p := range paths {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					n++
+				}
+			}
+			log.Info("npm "+verb+" still working", "packages", fmt.Sprintf("%d of at most %d", n, len(paths)),
 				"elapsed", time.Since(start).Round(time.Second))
 		}
 	}
 }
 
-func lockCount(dir string) int {
+// lockPaths lists the lock's package directories (optional ones for other
+// platforms included, hence "at most").
+func lockPaths(dir string) []string {
 	b, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
-		return 0
+		return nil
 	}
 	var lock struct {
 		Packages map[string]json.RawMessage `json:"packages"`
 	}
 	if json.Unmarshal(b, &lock) != nil {
-		return 0
-	}
-	return max(len(lock.Packages)-1, 0) // minus the root entry
-}
-
-func countPackages(dir string) int {
-	n := 0
-	_ = filepath.WalkDir(filepath.Join(dir, "node_modules"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
-		}
-		if _, err := os.Stat(filepath.Join(p, "package.json")); err == nil && filepath.Base(filepath.Dir(p)) != "" {
-			n++
-			return nil // keep walking: nested node_modules hold packages too
-		}
 		return nil
-	})
-	return n
+	}
+	var out []string
+	for p := range lock.Packages {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // checkLauncher runs `node openclaw.mjs --version` once as the install

@@ -88,7 +88,13 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			line += fmt.Sprintf(", pid %d, up %s", g.PID, dur(g.UptimeS))
 		}
 		line += fmt.Sprintf(", port %d (loopback), %d restarts", g.Port, g.Restarts)
+		if g.TreeRSS > 0 {
+			line += fmt.Sprintf(", %d MB RSS", g.TreeRSS>>20)
+		}
 		fmt.Fprintln(w, line)
+		if g.Reason != "" && !st.Healthy {
+			fmt.Fprintf(w, "  why        %s\n", g.Reason)
+		}
 		if g.NextStartAt != nil {
 			fmt.Fprintf(w, "  next try   in %s\n", time.Until(*g.NextStartAt).Round(time.Second))
 		}
