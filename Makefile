@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/openclawd/openclawd/daemon.Version=$(VERSION)
 DEV     := $(CURDIR)/.cache/dev
 export GOTOOLCHAIN := local
 
-.PHONY: build test vet bench run clean pin
+.PHONY: build test vet bench run run-fake clean pin
 
 build: bin/openclawd
 
@@ -26,13 +26,25 @@ test: vet
 # Benchmarks: recovery after kill -9, hang detection, RSS and idle CPU,
 # log flood cost. Numbers go in closing notes, not assertions.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
 
-# A local openclawd supervising the fake gateway, with state under .cache/dev.
-run: bin/openclawd bin/fakegateway
-	@mkdir -p $(DEV)
-	@sed -e 's|@DEV@|$(DEV)|g' -e 's|@FAKE@|$(CURDIR)/bin/fakegateway|g' dev/openclawd.dev.yaml > $(DEV)/openclawd.yaml
+# A local openclawd running the real gateway, state under .cache/dev. Node
+# comes from a mirror built from the npm registry (internal/nodemirror),
+# since this kind of machine cannot reach the official Node.js site; on a
+# host that can, drop node.mirror and node.sha256 from the config.
+run: bin/openclawd
+	@mkdir -p $(DEV)/state
+	@set -e; m=$$($(GO) run ./internal/cmd/nodemirror); \
+	user=""; if [ "$$(id -u)" = 0 ]; then user=nobody; chown nobody: $(DEV)/state; chmod 755 $(DEV); fi; \
+	sed -e 's|@DEV@|$(DEV)|g' -e "s|@MIRROR@|$${m% *}|" -e "s|@SHA@|$${m#* }|" -e "s|@USER@|$$user|" \
+	    dev/openclawd.dev.yaml > $(DEV)/openclawd.yaml
 	./bin/openclawd run --config $(DEV)/openclawd.yaml
+
+# The same against the fake gateway (internal/fakegateway): no downloads.
+run-fake: bin/openclawd bin/fakegateway
+	@mkdir -p $(DEV)
+	@sed -e 's|@DEV@|$(DEV)|g' -e 's|@FAKE@|$(CURDIR)/bin/fakegateway|g' dev/openclawd.fake.yaml > $(DEV)/openclawd-fake.yaml
+	./bin/openclawd run --config $(DEV)/openclawd-fake.yaml
 
 # Regenerate runtime/pins: make pin OPENCLAW=2026.9.6 NODE=24.21.0 [NPM=11.21.2]
 # Node's SHASUMS256.txt comes from OPENCLAWD_NODE_MIRROR (default: the

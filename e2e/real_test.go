@@ -50,7 +50,7 @@ func nodeMirror(t testing.TB) (url, sha string) {
 // newRealInstance is an openclawd with no gateway.command: it provisions
 // Node and openclaw into an empty state dir and runs the real gateway.
 // npm runs as nobody, as it would run as the service user.
-func newRealInstance(t *testing.T) *instance {
+func newRealInstance(t testing.TB) *instance {
 	url, sum := nodeMirror(t)
 	in := newInstance(t, opts{noStart: true, health: `health:
   startup_timeout: 3m

@@ -15,8 +15,9 @@
 // never a partial target; the next Download or Install of the same name
 // removes them.
 //
-// Downloading uses net/http rather than go-getter/v2: v2.2.5's go.mod says
-// "go 1.26.8" (v2.2.6: 1.26.10), which would raise the go line of ours.
+// Downloading and checksum verification use go-getter/v2 (pinned at v2.2.5:
+// v2.2.6 needs go 1.26.10), with only its HTTP and file getters, no
+// decompressors and X-Terraform-Get disabled.
 //
 // The extractor is our own rather than go-getter's: go-getter turns tar
 // symlinks (Node's bin/npm, bin/npx, bin/corepack) into empty files, and its

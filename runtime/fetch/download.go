@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +13,10 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
+
+	getter "github.com/hashicorp/go-getter/v2"
 )
 
 // Progress reports download progress. total is -1 while unknown; the last
@@ -23,26 +25,30 @@ type Progress func(done, total int64)
 
 const maxDownload = 512 << 20 // Node's tarballs are ~30 MB; refuse a runaway body
 
-// stallTimeout aborts a download that receives no bytes for this long, so a
-// dead connection fails instead of hanging until the caller gives up. A var
-// so tests can shorten it.
+var errTooLarge = fmt.Errorf("larger than %d MB; is this the right URL?", maxDownload>>20)
+
+// stallTimeout aborts an HTTP download that receives no bytes for this long,
+// so a dead connection fails instead of hanging until the caller gives up. A
+// var so tests can shorten it.
 var stallTimeout = time.Minute
 
-var httpClient = &http.Client{
-	Transport: func() http.RoundTripper {
-		t := http.DefaultTransport.(*http.Transport).Clone() // keeps proxy settings from the environment
-		t.ResponseHeaderTimeout = 30 * time.Second
-		return t
-	}(),
-	CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-			return fmt.Errorf("refusing redirect from https to %s", req.URL.Redacted())
-		}
-		return nil
-	},
+// transport is shared by all downloads (connection reuse); each download
+// wraps it to learn the final HTTP status, which go-getter only reports as
+// text.
+var transport = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone() // keeps proxy settings from the environment
+	t.ResponseHeaderTimeout = 30 * time.Second
+	return t
+}()
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing redirect from https to %s", req.URL.Redacted())
+	}
+	return nil
 }
 
 // Download fetches url into a new temporary file in dir (same filesystem as
@@ -50,74 +56,106 @@ var httpClient = &http.Client{
 // verified file; the caller removes it. A mismatch or error leaves nothing
 // behind, and partial files of earlier killed downloads of the same name
 // (".<name>.*.partial") are removed first. Supports http(s):// and file://
-// URLs. progress may be nil.
+// URLs. progress may be nil; file:// copies report only start and end.
+//
+// The transfer and the checksum are go-getter/v2's (HTTP and file getters
+// only, no decompression, no X-Terraform-Get).
 func Download(ctx context.Context, url, sha256Hex, dir string, progress Progress) (_ string, err error) {
 	shown := redact(url) // a mirror URL may carry credentials
-	want, err := hex.DecodeString(sha256Hex)
-	if err != nil || len(want) != sha256.Size {
+	if b, err := hex.DecodeString(sha256Hex); err != nil || len(b) != sha256.Size {
 		return "", fmt.Errorf("downloading %s: pinned sha256 %q is not 64 hex digits", shown, sha256Hex)
 	}
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	body, total, err := open(ctx, url)
+	u, size, err := check(url)
 	if err != nil {
 		return "", err
 	}
-	defer body.Close()
+	// go-getter takes the checksum from the query and strips it before the
+	// request.
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += "checksum=sha256:" + strings.ToLower(sha256Hex)
 
 	base := tempBase(url)
 	if err := removeStale(dir, "."+base+".", ".partial"); err != nil {
 		return "", fmt.Errorf("downloading %s: %w", shown, err)
 	}
+	// Reserve a unique name; go-getter writes next to it (it must create
+	// Dst itself: it skips the download if Dst already has the checksum, and
+	// resumes into an existing file), and a success is renamed over it.
 	f, err := os.CreateTemp(dir, "."+base+".*.partial")
 	if err != nil {
 		return "", fmt.Errorf("downloading %s: %w", shown, err)
 	}
+	name := f.Name()
+	f.Close()
+	dst := strings.TrimSuffix(name, ".partial") + ".get.partial" // also matches removeStale
 	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+		if err != nil { // go-getter leaves a mismatching file at dst
+			os.Remove(dst)
+			os.Remove(name)
 		}
 	}()
 
-	stall := time.AfterFunc(stallTimeout, func() {
-		cancel(fmt.Errorf("no data received for %v", stallTimeout))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tr := &tracker{cancel: cancel, progress: progress}
+	defer tr.stop()
+	st := &statusTransport{base: transport}
+	c := &getter.Client{
+		Getters: []getter.Getter{
+			&getter.HttpGetter{
+				Client: &http.Client{Transport: st, CheckRedirect: checkRedirect},
+				// Any explicit Accept-Encoding stops net/http from
+				// transparently decompressing, which would change the
+				// bytes we hash.
+				Header:                http.Header{"Accept-Encoding": {"identity"}},
+				XTerraformGetDisabled: true,
+				DoNotCheckHeadFirst:   true, // a fresh file: nothing to resume
+				// Ignored while a ProgressListener is set (v2.2.5 wraps
+				// the unlimited body); tracker enforces the cap.
+				MaxBytes: maxDownload + 1,
+			},
+			new(getter.FileGetter),
+		},
+		Decompressors: map[string]getter.Decompressor{}, // Extract unpacks
+	}
+	if size >= 0 {
+		progress(0, size)
+	}
+	_, err = c.Get(ctx, &getter.Request{
+		Src:              u.String(),
+		Dst:              dst,
+		GetMode:          getter.ModeFile,
+		Copy:             true, // file://: copy, don't symlink
+		ProgressListener: tr,
 	})
-	defer stall.Stop()
-	h := sha256.New()
-	progress(0, total)
-	cr := &countingReader{ctx: ctx, r: io.LimitReader(body, maxDownload+1), total: total, progress: progress, stall: stall}
-	n, err := io.Copy(io.MultiWriter(f, h), cr)
-	switch {
-	case ctx.Err() != nil: // cancelled by the caller or by the stall timer
-		return "", fmt.Errorf("downloading %s: %w", shown, context.Cause(ctx))
-	case err != nil:
-		return "", fmt.Errorf("downloading %s: %w", shown, err)
-	case n > maxDownload:
-		return "", fmt.Errorf("downloading %s: larger than %d MB; is this the right URL?", shown, maxDownload>>20)
-	case total >= 0 && n != total:
-		return "", fmt.Errorf("downloading %s: got %d bytes, want %d", shown, n, total)
+	if err != nil {
+		return "", downloadError(ctx, shown, err, st, tr)
 	}
 	// No fsync: the file is scratch, and Extract syncs what it produces.
-	if err := f.Close(); err != nil {
+	if err := os.Chmod(dst, 0o600); err != nil {
 		return "", fmt.Errorf("downloading %s: %w", shown, err)
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		return "", fmt.Errorf("verifying %s: %w: got sha256 %x, want %x; "+
-			"the download may be corrupt, the mirror may serve a different build, or the file was tampered with",
-			shown, ErrChecksumMismatch, got, want)
+	if err := os.Rename(dst, name); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", shown, err)
 	}
-	if total < 0 {
-		progress(n, n)
+	if done, total := tr.counts(); !tr.started() || total < 0 || done != total {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return "", fmt.Errorf("downloading %s: %w", shown, err)
+		}
+		progress(fi.Size(), fi.Size())
 	}
-	return f.Name(), nil
+	return name, nil
 }
 
-// open returns the body of url and its size (-1 if unknown).
-func open(ctx context.Context, url string) (io.ReadCloser, int64, error) {
+// check validates url before go-getter sees it and returns it parsed, with
+// the size of a file:// source (-1 for HTTP).
+func check(url string) (*neturl.URL, int64, error) {
 	u, err := neturl.Parse(url)
 	if err != nil {
 		return nil, 0, fmt.Errorf("downloading: %w", err)
@@ -125,52 +163,139 @@ func open(ctx context.Context, url string) (io.ReadCloser, int64, error) {
 	shown := u.Redacted()
 	switch u.Scheme {
 	case "http", "https":
+		// go-getter reads "//" in the path as "download the root, then
+		// copy this subdirectory".
+		rest, _, _ := strings.Cut(url, "?")
+		if _, rest, _ = strings.Cut(rest, "://"); strings.Contains(rest, "//") {
+			return nil, 0, fmt.Errorf("downloading %s: the URL path must not contain \"//\"", shown)
+		}
+		return u, -1, nil
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
 			return nil, 0, fmt.Errorf("downloading %s: file URLs must name a local path", shown)
 		}
-		f, err := os.Open(u.Path)
-		if errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Stat(u.Path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, 0, fmt.Errorf("downloading %s: %w", shown, ErrNotFound)
-		} else if err != nil {
+		case err != nil:
 			return nil, 0, fmt.Errorf("downloading %s: %w", shown, err)
+		case !fi.Mode().IsRegular():
+			return nil, 0, fmt.Errorf("downloading %s: not a regular file", shown)
+		case fi.Size() > maxDownload:
+			return nil, 0, fmt.Errorf("downloading %s: %w", shown, errTooLarge)
 		}
-		fi, err := f.Stat()
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errors.New("not a regular file")
-		}
-		if err != nil {
-			f.Close()
-			return nil, 0, fmt.Errorf("downloading %s: %w", shown, err)
-		}
-		return f, fi.Size(), nil
+		return u, fi.Size(), nil
 	default:
 		return nil, 0, fmt.Errorf("downloading %s: unsupported URL scheme %q (want https, http or file)", shown, u.Scheme)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	// Any explicit Accept-Encoding stops net/http from transparently
-	// decompressing, which would change the bytes we hash.
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := httpClient.Do(req)
-	if ue := (*neturl.Error)(nil); errors.As(err, &ue) {
-		err = ue.Err // its message repeats the URL we already show
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("downloading %s: %w", shown, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		resp.Body.Close()
-		return nil, 0, fmt.Errorf("downloading %s: %w (HTTP %s)", shown, ErrNotFound, resp.Status)
-	case resp.StatusCode != http.StatusOK:
-		resp.Body.Close()
-		return nil, 0, fmt.Errorf("downloading %s: HTTP %s", shown, resp.Status)
-	}
-	return resp.Body, resp.ContentLength, nil
 }
+
+// downloadError maps go-getter's errors onto ours.
+func downloadError(ctx context.Context, shown string, err error, st *statusTransport, tr *tracker) error {
+	var ce *getter.ChecksumError
+	ue := (*neturl.Error)(nil)
+	code, status := st.last()
+	switch {
+	case ctx.Err() != nil: // cancelled by the caller or by the stall timer
+		return fmt.Errorf("downloading %s: %w", shown, context.Cause(ctx))
+	case errors.As(err, &ce):
+		return fmt.Errorf("verifying %s: %w: got sha256 %x, want %x; "+
+			"the download may be corrupt, the mirror may serve a different build, or the file was tampered with",
+			shown, ErrChecksumMismatch, ce.Actual, ce.Expected)
+	case errors.As(err, &ue): // e.g. a refused redirect; the last status is a 3xx
+		// Its message repeats the URL (with the checksum) we already show.
+		return fmt.Errorf("downloading %s: %w", shown, ue.Err)
+	case code == http.StatusNotFound || code == http.StatusGone:
+		return fmt.Errorf("downloading %s: %w (HTTP %s)", shown, ErrNotFound, status)
+	case code != 0 && code != http.StatusOK: // go-getter's "bad response code: N"
+		return fmt.Errorf("downloading %s: HTTP %s", shown, status)
+	case errors.Is(err, io.ErrShortWrite): // body ended early without a read error
+		done, total := tr.counts()
+		return fmt.Errorf("downloading %s: got %d bytes, want %d", shown, done, total)
+	}
+	return fmt.Errorf("downloading %s: %w", shown, err)
+}
+
+// statusTransport records the status of the last response.
+type statusTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	code   int
+	status string
+}
+
+func (t *statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err == nil {
+		t.mu.Lock()
+		t.code, t.status = resp.StatusCode, resp.Status
+		t.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (t *statusTransport) last() (int, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.code, t.status
+}
+
+// tracker is go-getter's ProgressListener: it feeds Progress, enforces the
+// size cap and keeps the stall timer from firing while bytes arrive.
+// go-getter reads the body on the goroutine that called Download.
+type tracker struct {
+	cancel   context.CancelCauseFunc
+	progress Progress
+	stall    *time.Timer
+	done     int64
+	total    int64
+}
+
+func (t *tracker) TrackProgress(_ string, current, total int64, body io.ReadCloser) io.ReadCloser {
+	if total < current { // unknown length: current + -1
+		total = -1
+	}
+	t.done, t.total = current, total
+	t.stall = time.AfterFunc(stallTimeout, func() {
+		t.cancel(fmt.Errorf("no data received for %v", stallTimeout))
+	})
+	t.progress(t.done, t.total)
+	return &trackedBody{t: t, r: io.LimitReader(body, maxDownload+1), c: body}
+}
+
+func (t *tracker) started() bool          { return t.stall != nil }
+func (t *tracker) counts() (int64, int64) { return t.done, t.total }
+
+func (t *tracker) stop() {
+	if t.stall != nil {
+		t.stall.Stop()
+	}
+}
+
+type trackedBody struct {
+	t *tracker
+	r io.Reader
+	c io.Closer
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.t.total > maxDownload {
+		return 0, errTooLarge
+	}
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.t.stall.Reset(stallTimeout)
+		b.t.done += int64(n)
+		if b.t.done > maxDownload {
+			return 0, errTooLarge
+		}
+		b.t.progress(b.t.done, b.t.total)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return b.c.Close() }
 
 // redact hides a password in url for messages.
 func redact(url string) string {
@@ -190,28 +315,4 @@ func tempBase(url string) string {
 		}
 	}
 	return base
-}
-
-// countingReader reports progress and keeps the stall timer from firing
-// while bytes arrive.
-type countingReader struct {
-	ctx      context.Context // file reads don't watch it on their own
-	r        io.Reader
-	done     int64
-	total    int64
-	progress Progress
-	stall    *time.Timer
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	if c.ctx.Err() != nil {
-		return 0, context.Cause(c.ctx)
-	}
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.stall.Reset(stallTimeout)
-		c.done += int64(n)
-		c.progress(c.done, c.total)
-	}
-	return n, err
 }
