@@ -46,7 +46,9 @@ type Install struct {
 func (i Install) Bin() string { return filepath.Join(i.Dir, "bin", "node") }
 
 // NPM is npm's CLI script, run as `node <NPM>`.
-func (i Install) NPM() string { return filepath.Join(i.Dir, "lib", "node_modules", "npm", "bin", "npm-cli.js") }
+func (i Install) NPM() string {
+	return filepath.Join(i.Dir, "lib", "node_modules", "npm", "bin", "npm-cli.js")
+}
 
 // Platform is this host in Node's naming: linux-x64, darwin-arm64, ….
 func Platform() (string, error) {

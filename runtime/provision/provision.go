@@ -169,4 +169,3 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
-
