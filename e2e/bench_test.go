@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
@@ -131,7 +132,7 @@ func BenchmarkFlood60s(b *testing.B) {
 				logFile := filepath.Join(in.dir, "state", "logs", "openclawd.log")
 				lines0, bytes0 := len(readLines(b, logFile)), fileSize(b, logFile)
 				in.cue("flood?rate=1000&seconds=60&kind=" + kind)
-				waitFor(b, "the flood to end", 120*time.Second, func() bool { return len(in.eventLines("flood-done")) > 0 })
+				fgtest.WaitFor(b, 120*time.Second, "the flood to end", func() bool { return len(in.eventLines("flood-done")) > 0 })
 				in.stop()
 				b.ReportMetric(float64(len(readLines(b, logFile))-lines0), "lines_out")
 				b.ReportMetric(float64(fileSize(b, logFile)-bytes0), "bytes_out")

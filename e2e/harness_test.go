@@ -15,11 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
 
@@ -58,7 +58,7 @@ type instance struct {
 	envDump  string
 	modeFile string
 	cmd      *exec.Cmd
-	stderr   *syncBuf
+	stderr   *fgtest.SyncBuffer
 	exited   chan struct{}
 }
 
@@ -154,7 +154,7 @@ func (in *instance) setMode(mode string) {
 
 func (in *instance) start(env ...string) {
 	in.t.Helper()
-	in.stderr = &syncBuf{}
+	in.stderr = &fgtest.SyncBuffer{}
 	in.cmd = exec.Command(bins.openclawd, "run", "--config", in.cfg)
 	in.cmd.Env = append(os.Environ(), env...)
 	in.cmd.Stderr = in.stderr
@@ -297,32 +297,4 @@ func alive(pid int) bool {
 	}
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || len(b) < i+3 || b[i+2] != 'Z'
-}
-
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // condition-wait poll interval
-	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

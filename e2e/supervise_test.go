@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
 
@@ -63,7 +64,7 @@ func TestStoppedProcessIsKilled(t *testing.T) {
 	in.waitStatus("unhealthy, then a restart", 30*time.Second, func(s apitype.Status, rc int) bool {
 		return rc == 0 && s.Gateway.PID != old
 	})
-	waitFor(t, "the stopped gateway to be gone", 10*time.Second, func() bool { return !alive(old) })
+	fgtest.WaitFor(t, 10*time.Second, "the stopped gateway to be gone", func() bool { return !alive(old) })
 }
 
 func TestExit78FailsWithoutRespawning(t *testing.T) {
@@ -163,7 +164,7 @@ func TestNonLoopbackBindIsRefused(t *testing.T) {
 	}
 	var pid int
 	fmt.Sscanf(starts[0], "start pid=%d", &pid)
-	waitFor(t, "the exposed gateway to be gone", 10*time.Second, func() bool { return !alive(pid) })
+	fgtest.WaitFor(t, 10*time.Second, "the exposed gateway to be gone", func() bool { return !alive(pid) })
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", in.port), time.Second); err == nil {
 		c.Close()
 		t.Error("something still listens on the gateway port")
@@ -202,7 +203,7 @@ func TestStaleGatewayOfOursIsStopped(t *testing.T) {
 	if st.Gateway.PID == stale {
 		t.Fatal("the stale gateway was adopted, not replaced")
 	}
-	waitFor(t, "the stale gateway to be gone", 10*time.Second, func() bool { return !alive(stale) })
+	fgtest.WaitFor(t, 10*time.Second, "the stale gateway to be gone", func() bool { return !alive(stale) })
 }
 
 func TestSIGTERMStopsCleanlyWithNoOrphan(t *testing.T) {
@@ -293,7 +294,7 @@ func TestLogFloodStaysBounded(t *testing.T) {
 	logFile := filepath.Join(in.dir, "state", "logs", "openclawd.log")
 	before := countLines(t, logFile)
 	in.cue("flood?rate=2000&seconds=3&kind=same&stream=stdout")
-	waitFor(t, "the flood to end", 30*time.Second, func() bool { return len(in.eventLines("flood-done")) > 0 })
+	fgtest.WaitFor(t, 30*time.Second, "the flood to end", func() bool { return len(in.eventLines("flood-done")) > 0 })
 	in.stop() // flushes the "repeated N times" summaries
 	lines := readLines(t, logFile)
 	added := len(lines) - before

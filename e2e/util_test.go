@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 	"github.com/openclawd/openclawd/internal/sockets"
 )
 
@@ -65,7 +66,7 @@ func newFakeProcess(t testing.TB, in *instance) int {
 	if err := os.WriteFile(filepath.Join(runDir, "gateway.pid"), []byte(fmt.Sprintf("%d %s\n", pid, st)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stale fake to listen", 10*time.Second, func() bool {
+	fgtest.WaitFor(t, 10*time.Second, "the stale fake to listen", func() bool {
 		ls, _ := sockets.TCPListeners(in.port)
 		return len(ls) > 0
 	})

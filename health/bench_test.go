@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/health"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
 // BenchmarkHangDetection measures the time from the hang cue to the hung
@@ -43,8 +44,8 @@ func BenchmarkHangDetection(b *testing.B) {
 // detectOnce runs one fake, hangs it and returns how long Watch took.
 func detectOnce(b *testing.B, interval, timeout time.Duration, failures int, deep bool) time.Duration {
 	f := startFake(b, "FAKE_GATEWAY_TICK_MS=100")
-	defer func() { _ = f.cmd.Process.Kill(); <-f.done }() // don't keep hung fakes until the benchmark ends
-	c := checker(b, f.port, func(o *health.Options) {
+	defer func() { _ = f.Cmd.Process.Kill(); <-f.Done }() // don't keep hung fakes until the benchmark ends
+	c := checker(b, f.Port, func(o *health.Options) {
 		o.Interval, o.Timeout, o.Failures, o.Deep = interval, timeout, failures, deep
 	})
 	if err := c.Started(context.Background()); err != nil {
@@ -59,7 +60,7 @@ func detectOnce(b *testing.B, interval, timeout time.Duration, failures int, dee
 		c.Watch(ctx, func(string) { hung <- time.Now() })
 	}()
 	defer func() { cancel(); <-done }()
-	waitFor(b, 10*time.Second, "a passed check", func() bool {
+	fgtest.WaitFor(b, 10*time.Second, "a passed check", func() bool {
 		s := c.Snapshot()
 		return s.Passes >= 2 && (!deep || s.Deep.HelloOK)
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/health"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
 func TestDeepHandshake(t *testing.T) {
@@ -23,7 +24,7 @@ func TestDeepHandshake(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := startFake(t, "FAKE_GATEWAY_TICK_MS=100")
-			c := checker(t, f.port, func(o *health.Options) {
+			c := checker(t, f.Port, func(o *health.Options) {
 				o.Deep, o.Token = true, func() string { return tt.token }
 				// Timeout above the ~260ms the gateway takes to refuse a wrong token.
 				o.Interval, o.Timeout, o.DeepInterval = 50*time.Millisecond, time.Second, 2*time.Second
@@ -33,16 +34,16 @@ func TestDeepHandshake(t *testing.T) {
 			}
 			hung := watch(t, c)
 			if tt.wantCode == "" {
-				waitFor(t, 10*time.Second, "hello-ok, 3 ticks and a health reply", func() bool {
+				fgtest.WaitFor(t, 10*time.Second, "hello-ok, 3 ticks and a health reply", func() bool {
 					s := c.Snapshot()
-					return s.Deep.HelloOK && !s.Deep.LastHealth.IsZero() && strings.Count(f.stdout.String(), "connected conn=") == 1 &&
+					return s.Deep.HelloOK && !s.Deep.LastHealth.IsZero() && strings.Count(f.Stdout.String(), "connected conn=") == 1 &&
 						!s.Deep.LastTick.IsZero() && time.Since(s.Deep.LastTick) < time.Second && s.Passes >= 3
 				})
 				start := c.Snapshot().Deep.LastTick
-				waitFor(t, 10*time.Second, "later ticks", func() bool { return c.Snapshot().Deep.LastTick.Sub(start) >= 200*time.Millisecond })
+				fgtest.WaitFor(t, 10*time.Second, "later ticks", func() bool { return c.Snapshot().Deep.LastTick.Sub(start) >= 200*time.Millisecond })
 				return
 			}
-			waitFor(t, 10*time.Second, "the refusal code", func() bool { return c.Snapshot().Deep.Code == tt.wantCode })
+			fgtest.WaitFor(t, 10*time.Second, "the refusal code", func() bool { return c.Snapshot().Deep.Code == tt.wantCode })
 			s := c.Snapshot()
 			if s.Deep.HelloOK || !strings.Contains(s.Deep.Error, tt.wantCode) {
 				t.Errorf("Deep = %+v; want no hello and an error naming %s", s.Deep, tt.wantCode)
@@ -51,7 +52,7 @@ func TestDeepHandshake(t *testing.T) {
 			// ~20 /healthz periods (1s) at most the first try and one retry.
 			opens := f.wsOpens()
 			target := s.Passes + 20
-			waitFor(t, 10*time.Second, "20 more /healthz checks", func() bool { return c.Snapshot().Passes >= target })
+			fgtest.WaitFor(t, 10*time.Second, "20 more /healthz checks", func() bool { return c.Snapshot().Passes >= target })
 			if n := f.wsOpens(); n > opens+1 {
 				t.Errorf("%d WebSocket connects during ~1s after a refusal, want at most 1 (DeepInterval 2s)", n-opens)
 			}
@@ -66,14 +67,14 @@ func TestDeepHandshake(t *testing.T) {
 
 func TestDeepDetectsMissingTicks(t *testing.T) {
 	f := startFake(t, "FAKE_GATEWAY_TICK_MS=100")
-	c := checker(t, f.port, func(o *health.Options) {
+	c := checker(t, f.Port, func(o *health.Options) {
 		o.Deep, o.Interval, o.Failures = true, time.Hour, 2 // /healthz runs once: only the socket can find the hang
 	})
 	if err := c.Started(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	hung := watch(t, c)
-	waitFor(t, 10*time.Second, "hello-ok and a tick", func() bool {
+	fgtest.WaitFor(t, 10*time.Second, "hello-ok and a tick", func() bool {
 		s := c.Snapshot()
 		return s.Deep.HelloOK && !s.Deep.LastTick.IsZero()
 	})
@@ -92,20 +93,20 @@ func TestDeepDetectsMissingTicks(t *testing.T) {
 // supervisor marker): the socket closes with 1012 and the probe reconnects.
 func TestDeepRestartIsNotAHang(t *testing.T) {
 	f := startFake(t, "FAKE_GATEWAY_TICK_MS=100", "OPENCLAW_NO_RESPAWN=1")
-	c := checker(t, f.port, func(o *health.Options) { o.Deep = true })
+	c := checker(t, f.Port, func(o *health.Options) { o.Deep = true })
 	if err := c.Started(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	hung := watch(t, c)
-	waitFor(t, 10*time.Second, "hello-ok", func() bool { return c.Snapshot().Deep.HelloOK })
-	if err := f.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+	fgtest.WaitFor(t, 10*time.Second, "hello-ok", func() bool { return c.Snapshot().Deep.HelloOK })
+	if err := f.Cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a second hello-ok after the restart", func() bool {
-		return strings.Count(f.stdout.String(), "connected conn=") >= 2 && c.Snapshot().Deep.HelloOK
+	fgtest.WaitFor(t, 10*time.Second, "a second hello-ok after the restart", func() bool {
+		return strings.Count(f.Stdout.String(), "connected conn=") >= 2 && c.Snapshot().Deep.HelloOK
 	})
-	if !strings.Contains(f.stdout.String(), "code=1012") {
-		t.Errorf("the fake did not log a 1012 close:\n%s", f.stdout)
+	if !strings.Contains(f.Stdout.String(), "code=1012") {
+		t.Errorf("the fake did not log a 1012 close:\n%s", f.Stdout)
 	}
 	select {
 	case r := <-hung:
@@ -124,7 +125,7 @@ func TestNewProcessAfterHang(t *testing.T) {
 	f := startFake(t, "FAKE_GATEWAY_TICK_MS=100")
 	// /healthz runs once per Watch, so the socket's streak alone reaches
 	// Failures and would trip the next Watch at its first check.
-	c := checker(t, f.port, func(o *health.Options) { o.Deep, o.Interval, o.Failures = true, time.Hour, 2 })
+	c := checker(t, f.Port, func(o *health.Options) { o.Deep, o.Interval, o.Failures = true, time.Hour, 2 })
 	for i := range 2 {
 		if err := c.Started(context.Background()); err != nil {
 			t.Fatalf("process %d: %v", i, err)
@@ -133,7 +134,7 @@ func TestNewProcessAfterHang(t *testing.T) {
 		hung := make(chan string, 1)
 		done := make(chan struct{})
 		go func() { defer close(done); c.Watch(ctx, func(r string) { hung <- r }) }()
-		waitFor(t, 10*time.Second, "a pass, hello-ok and a tick", func() bool {
+		fgtest.WaitFor(t, 10*time.Second, "a pass, hello-ok and a tick", func() bool {
 			s := c.Snapshot()
 			return s.Passes >= 1 && s.Deep.HelloOK && !s.Deep.LastTick.IsZero()
 		})
@@ -149,9 +150,9 @@ func TestNewProcessAfterHang(t *testing.T) {
 			t.Fatalf("process %d: hang not detected", i)
 		}
 		cancel() // as the supervisor does, without waiting for Watch
-		_ = f.cmd.Process.Kill()
-		<-f.done
-		f = startFakeOn(t, f.port, "FAKE_GATEWAY_TICK_MS=100")
+		_ = f.Cmd.Process.Kill()
+		<-f.Done
+		f = startFakeOn(t, f.Port, "FAKE_GATEWAY_TICK_MS=100")
 		<-done
 	}
 }

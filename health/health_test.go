@@ -9,6 +9,7 @@ import (
 
 	"github.com/openclawd/openclawd/health"
 	"github.com/openclawd/openclawd/internal/fakegateway"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
 // The supervisor's Prober interface, which Checker must satisfy.
@@ -62,7 +63,7 @@ func TestStarted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := startFake(t, tt.env...)
-			c := checker(t, f.port, func(o *health.Options) { o.StartupTimeout = tt.timeout })
+			c := checker(t, f.Port, func(o *health.Options) { o.StartupTimeout = tt.timeout })
 			start := time.Now()
 			err := c.Started(context.Background())
 			if tt.wantErr == nil {
@@ -113,12 +114,12 @@ func TestWatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := startFake(t, "FAKE_GATEWAY_TICK_MS=100")
-			c := checker(t, f.port, func(o *health.Options) { o.Deep = tt.deep })
+			c := checker(t, f.Port, func(o *health.Options) { o.Deep = tt.deep })
 			if err := c.Started(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			hung := watch(t, c)
-			waitFor(t, 10*time.Second, "5 passed /healthz checks", func() bool {
+			fgtest.WaitFor(t, 10*time.Second, "5 passed /healthz checks", func() bool {
 				s := c.Snapshot()
 				return s.Passes >= 5 && (!tt.deep || s.Deep.HelloOK)
 			})
@@ -153,7 +154,7 @@ func TestWatch(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	f := startFake(t)
-	c := checker(t, f.port, nil)
+	c := checker(t, f.Port, nil)
 	if err := c.Started(context.Background()); err != nil {
 		t.Fatal(err)
 	}

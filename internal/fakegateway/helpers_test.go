@@ -7,121 +7,36 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/openclawd/openclawd/internal/fakegateway"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
-const testToken = "fake-test-token-0123456789abcdef"
+const testToken = fgtest.Token
 
-var fakeBin string // built once by TestMain
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fakegateway-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	fakeBin, err = fakegateway.Build(ctx, dir)
-	cancel()
-	code := 1
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// syncBuffer collects a child's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { os.Exit(fgtest.Main(m)) }
 
 // fake is one running fake gateway process.
-type fake struct {
-	cmd            *exec.Cmd
-	port           int
-	dir            string
-	stdout, stderr *syncBuffer
-	done           chan struct{} // closed once the process is reaped
-}
+type fake struct{ *fgtest.Process }
 
 // startFake runs the fake in mode on a free port with a 50ms startup delay;
 // env entries override the defaults. The process is killed at cleanup.
-func startFake(t testing.TB, mode string, env ...string) *fake {
+func startFake(t testing.TB, mode string, env ...string) fake {
 	t.Helper()
-	port, err := fakegateway.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fake{port: port, dir: t.TempDir(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	modeFile := filepath.Join(f.dir, "mode")
+	modeFile := filepath.Join(t.TempDir(), "mode")
 	if err := os.WriteFile(modeFile, []byte(mode+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.cmd = exec.Command(fakeBin, "gateway", "run", "--port", strconv.Itoa(port), "--bind", "loopback")
-	f.cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"OPENCLAW_GATEWAY_TOKEN=" + testToken,
-		"FAKE_GATEWAY_STARTUP_MS=50",
-		"FAKE_GATEWAY_MODE_FILE=" + modeFile,
-		"FAKE_GATEWAY_EVENTS=" + filepath.Join(f.dir, "events"),
-	}, env...)
-	f.cmd.Stdout, f.cmd.Stderr = f.stdout, f.stderr
-	if err := f.cmd.Start(); err != nil {
-		t.Fatalf("starting fake gateway: %v", err)
-	}
-	go func() { _ = f.cmd.Wait(); close(f.done) }()
-	t.Cleanup(func() {
-		_ = f.cmd.Process.Kill()
-		<-f.done
-		if t.Failed() {
-			t.Logf("fake stdout:\n%s\nfake stderr:\n%s", f.stdout, f.stderr)
-		}
-	})
-	return f
+	return fake{fgtest.Start(t, fgtest.Binary(t), 0, append([]string{"FAKE_GATEWAY_MODE_FILE=" + modeFile}, env...)...)}
 }
 
-func (f *fake) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", f.port, path) }
-
-// waitExit waits for the process to end and returns its exit code.
-func (f *fake) waitExit(t testing.TB, d time.Duration) int {
+func (f fake) events(t testing.TB) string {
 	t.Helper()
-	select {
-	case <-f.done:
-		return f.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		t.Fatalf("fake gateway still running after %s", d)
-		return -1
-	}
-}
-
-func (f *fake) events(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.dir, "events"))
+	b, err := os.ReadFile(filepath.Join(f.Dir, "events"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,39 +44,12 @@ func (f *fake) events(t testing.TB) string {
 }
 
 // waitStarted waits until /startupz says started.
-func (f *fake) waitStarted(t testing.TB) {
+func (f fake) waitStarted(t testing.TB) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "/startupz started", func() bool {
-		code, body, err := get(f.url("/startupz"), time.Second)
+	fgtest.WaitFor(t, 20*time.Second, "/startupz started", func() bool {
+		code, body, err := get(f.URL("/startupz"), time.Second)
 		return err == nil && code == http.StatusOK && strings.Contains(body, `"started"`)
 	})
-}
-
-// cue posts a fake control request with the gateway token.
-func (f *fake) cue(t testing.TB, path string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.url(path), nil)
-	req.Header.Set("X-Fake-Token", testToken)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// waitFor polls cond every 10ms until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		<-tick.C
-	}
 }
 
 func get(url string, timeout time.Duration) (int, string, error) {
@@ -191,9 +79,9 @@ type wireFrame struct {
 	} `json:"error"`
 }
 
-func dial(t testing.TB, ctx context.Context, f *fake) *websocket.Conn {
+func dial(t testing.TB, ctx context.Context, f fake) *websocket.Conn {
 	t.Helper()
-	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/", f.port), nil)
+	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/", f.Port), nil)
 	if err != nil {
 		t.Fatalf("dialing fake: %v", err)
 	}

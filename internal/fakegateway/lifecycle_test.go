@@ -14,17 +14,18 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/internal/fakegateway"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestHTTPProbes(t *testing.T) {
 	f := startFake(t, "normal", "FAKE_GATEWAY_STARTUP_MS=3000")
-	waitFor(t, 10*time.Second, "/healthz to answer", func() bool {
-		code, _, err := get(f.url("/healthz"), time.Second)
+	fgtest.WaitFor(t, 10*time.Second, "/healthz to answer", func() bool {
+		code, _, err := get(f.URL("/healthz"), time.Second)
 		return err == nil && code == http.StatusOK
 	})
-	if code, body, err := get(f.url("/startupz"), time.Second); err != nil || code != 503 || !strings.Contains(body, `"starting"`) {
+	if code, body, err := get(f.URL("/startupz"), time.Second); err != nil || code != 503 || !strings.Contains(body, `"starting"`) {
 		t.Errorf("/startupz while starting = %d %q %v; want 503 starting", code, body, err)
 	}
 	f.waitStarted(t)
@@ -46,7 +47,7 @@ func TestHTTPProbes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, f.url(tt.path), nil)
+			req, _ := http.NewRequest(http.MethodGet, f.URL(tt.path), nil)
 			if tt.header != "" {
 				req.Header.Set("X-Forwarded-For", tt.header)
 			}
@@ -62,7 +63,7 @@ func TestHTTPProbes(t *testing.T) {
 			}
 		})
 	}
-	if out := f.stdout.String(); strings.Contains(out, "healthz") || !strings.Contains(out, "\x1b[") {
+	if out := f.Stdout.String(); strings.Contains(out, "healthz") || !strings.Contains(out, "\x1b[") {
 		t.Errorf("stdout should be coloured and carry no probe lines:\n%q", out)
 	}
 }
@@ -91,15 +92,15 @@ func TestStartModes(t *testing.T) {
 			switch {
 			case strings.HasPrefix(tt.name, "cue restart"):
 				f.waitStarted(t)
-				f.cue(t, "/__fake/restart")
+				f.Cue(t, "/__fake/restart")
 			case tt.name == "cue exit":
 				f.waitStarted(t)
-				f.cue(t, "/__fake/exit?code=3")
+				f.Cue(t, "/__fake/exit?code=3")
 			}
-			if code := f.waitExit(t, 20*time.Second); code != tt.wantCode {
+			if code := f.WaitExit(t, 20*time.Second); code != tt.wantCode {
 				t.Errorf("exit code %d, want %d", code, tt.wantCode)
 			}
-			if !strings.Contains(f.stderr.String(), tt.wantStderr) || !strings.Contains(f.stdout.String(), tt.wantStdout) {
+			if !strings.Contains(f.Stderr.String(), tt.wantStderr) || !strings.Contains(f.Stdout.String(), tt.wantStdout) {
 				t.Errorf("want stderr containing %q and stdout containing %q", tt.wantStderr, tt.wantStdout)
 			}
 			if ev, want := f.events(t), "code="+itoa(tt.wantCode)+"\n"; !strings.HasSuffix(ev, want) {
@@ -112,11 +113,11 @@ func TestStartModes(t *testing.T) {
 func TestInProcessRestart(t *testing.T) {
 	f := startFake(t, "normal", "OPENCLAW_NO_RESPAWN=1", "INVOCATION_ID=abc")
 	f.waitStarted(t)
-	if err := f.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+	if err := f.Cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the in-process restart line", func() bool {
-		return strings.Contains(f.stdout.String(), "in-process restart (same pid")
+	fgtest.WaitFor(t, 10*time.Second, "the in-process restart line", func() bool {
+		return strings.Contains(f.Stdout.String(), "in-process restart (same pid")
 	})
 	f.waitStarted(t)
 }
@@ -124,44 +125,44 @@ func TestInProcessRestart(t *testing.T) {
 func TestIgnoreTermAndBindAny(t *testing.T) {
 	f := startFake(t, "ignore-term")
 	f.waitStarted(t)
-	_ = f.cmd.Process.Signal(syscall.SIGTERM)
-	waitFor(t, 10*time.Second, "the ignoring-SIGTERM line", func() bool {
-		return strings.Contains(f.stdout.String(), "ignoring it")
+	_ = f.Cmd.Process.Signal(syscall.SIGTERM)
+	fgtest.WaitFor(t, 10*time.Second, "the ignoring-SIGTERM line", func() bool {
+		return strings.Contains(f.Stdout.String(), "ignoring it")
 	})
-	if code, _, err := get(f.url("/healthz"), 5*time.Second); err != nil || code != 200 {
+	if code, _, err := get(f.URL("/healthz"), 5*time.Second); err != nil || code != 200 {
 		t.Errorf("/healthz after an ignored SIGTERM = %d, %v", code, err)
 	}
 
 	g := startFake(t, "bind-any")
 	g.waitStarted(t)
-	if !strings.Contains(g.stdout.String(), "listening on ws://0.0.0.0:") {
-		t.Errorf("bind-any stdout lacks the 0.0.0.0 listener:\n%s", g.stdout)
+	if !strings.Contains(g.Stdout.String(), "listening on ws://0.0.0.0:") {
+		t.Errorf("bind-any stdout lacks the 0.0.0.0 listener:\n%s", g.Stdout)
 	}
 }
 
 func TestHangCue(t *testing.T) {
 	f := startFake(t, "normal")
 	f.waitStarted(t)
-	req, _ := http.NewRequest(http.MethodPost, f.url("/__fake/hang"), nil)
+	req, _ := http.NewRequest(http.MethodPost, f.URL("/__fake/hang"), nil)
 	req.Header.Set("X-Fake-Token", "wrong")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("cue with a wrong token = %v, %v; want 401", resp, err)
 	}
-	if code := f.cue(t, "/__fake/hang"); code != http.StatusOK {
+	if code := f.Cue(t, "/__fake/hang"); code != http.StatusOK {
 		t.Fatalf("hang cue = %d", code)
 	}
-	_, _, err := get(f.url("/healthz"), 300*time.Millisecond)
+	_, _, err := get(f.URL("/healthz"), 300*time.Millisecond)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("/healthz after hang: %v; want a timeout", err)
 	}
-	conn, err := net.DialTimeout("tcp", f.url("")[len("http://"):], 2*time.Second)
+	conn, err := net.DialTimeout("tcp", f.URL("")[len("http://"):], 2*time.Second)
 	if err != nil {
 		t.Fatalf("port no longer accepts after hang: %v", err)
 	}
 	conn.Close()
 	select {
-	case <-f.done:
+	case <-f.Done:
 		t.Fatal("hung fake exited")
 	default:
 	}
@@ -181,14 +182,14 @@ func TestFloodAndEnvDump(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if code := f.cue(t, "/__fake/flood?"+tt.query); code != http.StatusAccepted {
+			if code := f.Cue(t, "/__fake/flood?"+tt.query); code != http.StatusAccepted {
 				t.Fatalf("flood cue = %d", code)
 			}
-			buf := f.stdout
+			buf := f.Stdout
 			if tt.stream == "stderr" {
-				buf = f.stderr
+				buf = f.Stderr
 			}
-			waitFor(t, 10*time.Second, "300 flood lines", func() bool {
+			fgtest.WaitFor(t, 10*time.Second, "300 flood lines", func() bool {
 				return strings.Contains(buf.String(), tt.want) && strings.Count(buf.String(), "\n") >= 300
 			})
 		})

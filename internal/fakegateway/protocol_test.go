@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 )
 
 func TestConnect(t *testing.T) {
@@ -70,13 +71,13 @@ func TestConnect(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 5*time.Second, "WS open and close log lines", func() bool {
-		return strings.Count(f.stdout.String(), "← open") == len(tests) && strings.Count(f.stdout.String(), "→ close") == len(tests)
+	fgtest.WaitFor(t, 5*time.Second, "WS open and close log lines", func() bool {
+		return strings.Count(f.Stdout.String(), "← open") == len(tests) && strings.Count(f.Stdout.String(), "→ close") == len(tests)
 	})
 }
 
 // hello dials and completes a good connect, returning the open socket.
-func hello(t *testing.T, ctx context.Context, f *fake) *websocket.Conn {
+func hello(t *testing.T, ctx context.Context, f fake) *websocket.Conn {
 	t.Helper()
 	c := dial(t, ctx, f)
 	if _, _, err := readFrame(ctx, c); err != nil {
@@ -129,7 +130,7 @@ func TestSIGTERMClosesWith1012(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c := hello(t, ctx, f)
-	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := f.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	var sawShutdown bool
@@ -147,17 +148,17 @@ func TestSIGTERMClosesWith1012(t *testing.T) {
 	if !sawShutdown {
 		t.Error("no shutdown event before the close")
 	}
-	if code := f.waitExit(t, 10*time.Second); code != 0 {
+	if code := f.WaitExit(t, 10*time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	pid := f.cmd.Process.Pid
+	pid := f.Cmd.Process.Pid
 	ev := f.events(t)
 	for _, want := range []string{"start pid=" + itoa(pid), "exit pid=" + itoa(pid) + " code=0"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("events file lacks %q:\n%s", want, ev)
 		}
 	}
-	if !strings.Contains(f.stdout.String(), "completed cleanly") {
-		t.Errorf("stdout lacks the clean shutdown line:\n%s", f.stdout)
+	if !strings.Contains(f.Stdout.String(), "completed cleanly") {
+		t.Errorf("stdout lacks the clean shutdown line:\n%s", f.Stdout)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -67,6 +69,9 @@ func extractFile(archive, dir string, lim Limits) error {
 	case bytes.HasPrefix(magic, gzipMagic):
 		zr, err = gzip.NewReader(br)
 	case bytes.HasPrefix(magic, xzMagic):
+		if xzBin, lerr := lookXZ("xz"); lerr == nil {
+			return extractWithXZ(xzBin, archive, dir, lim)
+		}
 		zr, err = xz.NewReader(br)
 	default:
 		return errors.New("not a .tar.gz or .tar.xz file (unknown magic bytes)")
@@ -74,6 +79,50 @@ func extractFile(archive, dir string, lim Limits) error {
 	if err != nil {
 		return fmt.Errorf("decompressing: %w", err)
 	}
+	return extractStream(zr, dir, lim)
+}
+
+// lookXZ finds the system's xz; tests swap it to cover the pure-Go path.
+var lookXZ = exec.LookPath
+
+// extractWithXZ decompresses with the system's xz, which is several times
+// faster than the pure-Go decoder (about 16 MB/s): unpacking Node is most
+// of the install's own overhead. xz verifies the stream's checks; its exit
+// status says whether the data was whole.
+func extractWithXZ(xzBin, archive, dir string, lim Limits) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // kills xz if extraction stops early
+	cmd := exec.CommandContext(ctx, xzBin, "--decompress", "--stdout", "--threads=0", "--", archive)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("running xz: %w", err)
+	}
+	xerr := extractStream(bufio.NewReaderSize(out, 1<<20), dir, lim)
+	if xerr != nil {
+		cancel()
+	}
+	werr := cmd.Wait()
+	switch {
+	case xerr != nil && werr != nil && strings.Contains(stderr.String(), "nexpected end"):
+		return fmt.Errorf("%w: %s", io.ErrUnexpectedEOF, strings.TrimSpace(stderr.String()))
+	case xerr != nil:
+		return xerr
+	case werr != nil:
+		if strings.Contains(stderr.String(), "nexpected end") {
+			return fmt.Errorf("%w: %s", io.ErrUnexpectedEOF, strings.TrimSpace(stderr.String()))
+		}
+		return fmt.Errorf("decompressing: xz: %v: %s", werr, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// extractStream untars a decompressed stream into dir.
+func extractStream(zr io.Reader, dir string, lim Limits) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err

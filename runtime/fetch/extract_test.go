@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,14 +46,7 @@ func checkNodeLike(t *testing.T, dst string) {
 }
 
 func TestExtract(t *testing.T) {
-	tests := []struct {
-		name    string
-		format  string
-		entries []entry
-		lim     Limits
-		cut     bool   // truncate the compressed file halfway
-		wantErr string // "" means success
-	}{
+	tests := []extractCase{ // cut truncates the compressed file halfway; wantErr "" means success
 		{name: "good tar.gz keeps symlink, strips setuid", format: "gz", entries: nodeLike},
 		{name: "good tar.xz keeps symlink, strips setuid", format: "xz", entries: nodeLike},
 		{name: "dot-slash names", format: "gz", entries: []entry{
@@ -99,6 +93,30 @@ func TestExtract(t *testing.T) {
 			wantErr: "Limits.MaxBytes"},
 		{name: "empty archive", format: "gz", wantErr: "the archive is empty"},
 	}
+	// xz archives go through the system's xz when there is one, else the
+	// pure-Go decoder: run the table both ways.
+	for _, decoder := range []string{"system xz if any", "pure-Go xz"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "pure-Go xz" {
+				old := lookXZ
+				lookXZ = func(string) (string, error) { return "", exec.ErrNotFound }
+				t.Cleanup(func() { lookXZ = old })
+			}
+			runExtractTable(t, tests)
+		})
+	}
+}
+
+type extractCase = struct {
+	name    string
+	format  string
+	entries []entry
+	lim     Limits
+	cut     bool
+	wantErr string
+}
+
+func runExtractTable(t *testing.T, tests []extractCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
