@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ type Daemon struct {
 
 	gwWatch    *fileWatch // openclaw.json; refreshed after openclawd's own writes
 	readyOnce  sync.Once
+	readySent  atomic.Bool
 	lastStatus string // last STATUS= sent; main loop only
 }
 
@@ -55,7 +57,10 @@ type Daemon struct {
 // gateway cleanly. stderr receives the logs (journald under systemd).
 func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	// State and secrets are 0700 even if they existed with wider modes.
-	for _, dir := range []string{cfg.StateDir, cfg.SecretsDir(), cfg.LogDir()} {
+	if err := PrepareStateDir(cfg); err != nil {
+		return err
+	}
+	for _, dir := range []string{cfg.SecretsDir(), cfg.LogDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
@@ -207,6 +212,7 @@ func (d *Daemon) onHealthy() { d.ready("gateway healthy") }
 // rather than be killed and restarted by systemd's start timeout.
 func (d *Daemon) ready(why string) {
 	d.readyOnce.Do(func() {
+		d.readySent.Store(true)
 		if ok, err := sdnotify.Notify("READY=1\nSTATUS=" + why); err != nil {
 			d.log.Warn("notifying the service manager", "err", err)
 		} else if ok {
@@ -215,15 +221,25 @@ func (d *Daemon) ready(why string) {
 	})
 }
 
-// notifyStatus keeps `systemctl status` in step with the gateway.
+func (d *Daemon) isReady() bool { return d.readySent.Load() }
+
+// notifyStatus keeps `systemctl status` in step with the gateway, and
+// extends systemd's start timeout while the first start makes progress: a
+// first boot downloads and installs the runtime for a minute or more.
 func (d *Daemon) notifyStatus() {
 	ss := d.sup.Status()
 	line := "gateway " + ss.State.String()
 	if ss.Code != "" {
 		line += " (" + ss.Code + ")"
 	}
+	if phase := d.prov.Phase(); phase != "" {
+		line += ": " + phase
+	}
 	if ss.State == supervisor.Failed {
 		d.ready(line)
+	}
+	if ss.State == supervisor.Starting && !d.isReady() {
+		_, _ = sdnotify.Notify("EXTEND_TIMEOUT_USEC=30000000")
 	}
 	if line != d.lastStatus {
 		d.lastStatus = line

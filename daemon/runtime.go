@@ -59,9 +59,18 @@ func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
 // provisioner runs provision.Ensure for the gateway's spec and remembers
 // what it is doing, for status.
 type provisioner struct {
-	mu    sync.Mutex
-	phase string
-	rt    *provision.Runtime
+	mu       sync.Mutex
+	phase    string
+	dirs     []string // runtime directory names in use
+	fallback error    // why the wanted runtime is not the one in use
+}
+
+// InUse names the runtime directories the gateway runs from, and why an
+// upgrade failed, if it did.
+func (p *provisioner) InUse() ([]string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dirs, p.fallback
 }
 
 func (p *provisioner) setPhase(s string) {
@@ -90,12 +99,36 @@ func (p *provisioner) ensure(ctx context.Context, cfg *config.Config, log *slog.
 	}
 	rt, err := provision.Ensure(ctx, o)
 	if err != nil {
-		if errors.Is(err, fetch.ErrChecksumMismatch) || errors.Is(err, fetch.ErrNotFound) {
+		if errors.Is(err, fetch.ErrChecksumMismatch) || errors.Is(err, fetch.ErrNotFound) || errors.Is(err, fetch.ErrPermanent) {
 			return rt, err
 		}
 		return rt, supervisor.Transient(err)
 	}
+	if rt.Fallback != nil {
+		log.Error("the configured runtime could not be provisioned; the gateway keeps running the current one", "err", rt.Fallback)
+	}
+	p.mu.Lock()
+	p.dirs, p.fallback = []string{filepath.Base(rt.Node.Dir), filepath.Base(rt.Openclaw.Dir)}, rt.Fallback
+	p.mu.Unlock()
 	return rt, nil
+}
+
+// PrepareStateDir creates the state dir 0700, or 0711 when openclawd is
+// root and npm must run as another user: that user may then pass through
+// (not list) it to the runtime directory, while secrets/, logs/ and the
+// gateway's state stay 0700.
+func PrepareStateDir(cfg *config.Config) error {
+	mode := os.FileMode(0o700)
+	if u := cfg.Openclaw.InstallUser; os.Geteuid() == 0 && len(cfg.Gateway.Command) == 0 && u != "" && u != "root" {
+		mode = 0o711
+	}
+	if err := os.MkdirAll(cfg.StateDir, mode); err != nil {
+		return fmt.Errorf("creating %s: %w", cfg.StateDir, err)
+	}
+	if err := os.Chmod(cfg.StateDir, mode); err != nil {
+		return fmt.Errorf("securing %s: %w", cfg.StateDir, err)
+	}
+	return nil
 }
 
 // gatewayArgv is how the real gateway starts (openclaw-gateway.md §3):

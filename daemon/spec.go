@@ -126,5 +126,8 @@ func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
 		Env:    list,
 		Dir:    home,
 		TmpDir: cfg.GatewayTmpDir(),
+		// Bounded (about 40 MB per Node version, §2) and what makes a
+		// restart fast; everything else in TMPDIR goes (#153607).
+		KeepInTmp: []string{"node-compile-cache"},
 	}, nil
 }

@@ -39,6 +39,8 @@ func (d *Daemon) Status() apitype.Status {
 	if phase := d.prov.Phase(); phase != "" && ss.PID == 0 {
 		st.Gateway.Reason = phase
 	}
+	var fallback error
+	st.Gateway.Runtime, fallback = d.prov.InUse()
 	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss)
 	switch {
 	case stopping:
@@ -48,6 +50,11 @@ func (d *Daemon) Status() apitype.Status {
 	}
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
 	st.Warnings = append(warnings(ss, hs, cfg.Path), legacyWarnings(cfg)...)
+	if fallback != nil {
+		st.Warnings = append(st.Warnings, apitype.Warning{Code: "runtime_upgrade_failed", Severity: "warning",
+			Text: "the configured runtime could not be provisioned, so the gateway runs the previous one: " + fallback.Error(),
+			Fix:  "Fix the cause, then run `sudo openclawd runtime install` and `sudo openclawd restart`."})
+	}
 	for _, w := range st.Warnings {
 		if w.Severity == "error" {
 			st.Healthy = false // e.g. the gateway refuses openclawd's token: not well

@@ -16,6 +16,7 @@ import (
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
 	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/runtime/node"
 	"github.com/openclawd/openclawd/runtime/pins"
 	"github.com/openclawd/openclawd/runtime/provision"
 )
@@ -58,6 +59,8 @@ func BenchmarkColdInstall(b *testing.B) {
 
 // BenchmarkWarmStart compares `openclawd run` to a healthy gateway (all
 // installed) with starting the same gateway by hand to /startupz "started".
+// Each side runs once to warm caches (Node's compile cache, the page
+// cache) before the measured runs, which alternate.
 func BenchmarkWarmStart(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
@@ -69,6 +72,8 @@ func BenchmarkWarmStart(b *testing.B) {
 	b.ReportMetric(float64(st.Gateway.TreeRSS)/1e6, "gateway_tree_rss_MB")
 	b.ReportMetric(float64(st.Gateway.RSSBytes)/1e6, "gateway_rss_MB")
 	in.stop()
+	handTmp := b.TempDir() // kept across runs, as /tmp is for someone starting it by hand
+	startByHand(b, in, handTmp)
 	var ours, hand time.Duration
 	for range b.N {
 		in.start()
@@ -77,7 +82,7 @@ func BenchmarkWarmStart(b *testing.B) {
 		ours += time.Since(t0)
 		in.stop()
 
-		hand += startByHand(b, in)
+		hand += startByHand(b, in, handTmp)
 	}
 	n := float64(b.N)
 	b.ReportMetric(ours.Seconds()/n, "openclawd_s")
@@ -87,13 +92,13 @@ func BenchmarkWarmStart(b *testing.B) {
 
 // startByHand runs the installed gateway the way openclawd does, minus
 // openclawd, and times it to /startupz "started".
-func startByHand(b *testing.B, in *instance) time.Duration {
+func startByHand(b *testing.B, in *instance, tmp string) time.Duration {
 	state := filepath.Join(in.dir, "state")
 	rt := filepath.Join(state, "runtime")
-	node := filepath.Join(rt, "node-"+pins.NodeVersion+"-linux-x64", "bin", "node")
+	platform, _ := node.Platform()
+	nodeBin := filepath.Join(rt, "node-"+pins.NodeVersion+"-"+platform, "bin", "node")
 	launcher := filepath.Join(rt, "openclaw-"+pins.OpenclawVersion, "node_modules", "openclaw", "openclaw.mjs")
-	tmp := b.TempDir()
-	cmd := exec.Command(node, "--max-old-space-size=2048", launcher, "gateway", "run", "--port", strconv.Itoa(in.port), "--bind", "loopback")
+	cmd := exec.Command(nodeBin, "--max-old-space-size=8192", launcher, "gateway", "run", "--port", strconv.Itoa(in.port), "--bind", "loopback")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(state, "home"), "TMPDIR=" + tmp, "NO_COLOR=1",
 		"OPENCLAW_STATE_DIR=" + filepath.Join(state, "openclaw"), "OPENCLAW_GATEWAY_TOKEN=" + in.token(),
 		"OPENCLAW_SUPERVISOR_MODE=external", "OPENCLAW_NO_AUTO_UPDATE=1", "OPENCLAW_DISABLE_BONJOUR=1"}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openclawd/openclawd/internal/nodemirror"
 	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/runtime/node"
 	"github.com/openclawd/openclawd/runtime/pins"
 )
 
@@ -86,15 +87,10 @@ openclaw:
 	if err := os.WriteFile(in.cfg, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The state dir belongs to the service user, as the package sets it up.
+	// openclawd runs as root here and npm as nobody: nobody must be able
+	// to pass through the test's directory, as through /var/lib.
 	os.Chmod(in.dir, 0o755)
 	state := filepath.Join(in.dir, "state")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(state, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { chmodTree(state) }) // installs are read-only; let RemoveAll through
 	return in
 }
@@ -128,8 +124,9 @@ func TestRealGateway(t *testing.T) {
 			t.Error("no RSS reported for the gateway")
 		}
 		runtime := filepath.Join(in.dir, "state", "runtime")
+		platform, _ := node.Platform()
 		for _, p := range []string{
-			"node-" + pins.NodeVersion + "-linux-x64/bin/node",
+			"node-" + pins.NodeVersion + "-" + platform + "/bin/node",
 			"openclaw-" + pins.OpenclawVersion + "/node_modules/openclaw/openclaw.mjs",
 			"current.json",
 		} {
@@ -140,6 +137,28 @@ func TestRealGateway(t *testing.T) {
 		out, rc := in.cli("runtime", "list", "--config", in.cfg)
 		if rc != 0 || strings.Count(out, "current") != 2 {
 			t.Errorf("runtime list (rc %d):\n%s", rc, out)
+		}
+		if len(st.Gateway.Runtime) != 2 {
+			t.Errorf("status names runtime %v; want node and openclaw dirs", st.Gateway.Runtime)
+		}
+		fi, err := os.Stat(filepath.Join(in.dir, "state"))
+		if err != nil || fi.Mode().Perm() != 0o711 {
+			t.Errorf("state dir mode %v (%v); want 0711 while npm runs as another user", fi.Mode().Perm(), err)
+		}
+		for _, p := range []string{"secrets", "logs", "openclaw"} {
+			if fi, err := os.Stat(filepath.Join(in.dir, "state", p)); err != nil || fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s mode %v (%v); want 0700", p, fi.Mode().Perm(), err)
+			}
+		}
+		// Installed trees belong to root and are read-only: nothing npm
+		// ran as nobody can change the code the gateway runs.
+		launcher := filepath.Join(runtime, "openclaw-"+pins.OpenclawVersion, "node_modules", "openclaw", "openclaw.mjs")
+		if fi, err := os.Stat(launcher); err != nil || fi.Mode().Perm()&0o222 != 0 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+			t.Errorf("launcher %v: mode %v, not read-only and root-owned", err, fi.Mode())
+		}
+		out, rc = in.cli("runtime", "prune", "--config", in.cfg)
+		if rc != 0 || !strings.Contains(out, "nothing to prune") {
+			t.Errorf("prune while running removed something or failed (rc %d):\n%s", rc, out)
 		}
 	})
 

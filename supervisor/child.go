@@ -21,7 +21,10 @@ type Spec struct {
 	Argv   []string
 	Env    []string // the complete environment; nothing is inherited
 	Dir    string   // working directory (a .env there is loaded by the gateway)
-	TmpDir string   // the private TMPDIR, emptied before each start
+	TmpDir string   // the private TMPDIR, emptied before each start…
+	// KeepInTmp names TmpDir entries that survive (Node's compile cache:
+	// without it every start recompiles the gateway, seconds of CPU).
+	KeepInTmp []string
 }
 
 var errNoCommand = errors.New("no command to run")

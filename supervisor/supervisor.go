@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,7 +288,7 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 		return fail(CodePortInUse, err.Error(), false)
 	}
 	if spec.TmpDir != "" {
-		if err := resetDir(spec.TmpDir); err != nil {
+		if err := resetDir(spec.TmpDir, spec.KeepInTmp); err != nil {
 			return fail(CodeSpec, "preparing the gateway's TMPDIR: "+err.Error(), true)
 		}
 	}
@@ -447,10 +449,26 @@ func permanentExecError(err error) bool {
 		errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, errNoCommand)
 }
 
-// resetDir empties dir and recreates it 0700.
-func resetDir(dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
+// resetDir empties dir, but for the entries named in keep, and makes sure
+// it exists with mode 0700.
+func resetDir(dir string, keep []string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.MkdirAll(dir, 0o700)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if slices.Contains(keep, e.Name()) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -54,6 +54,7 @@ type Gateway struct {
 	NextStartAt *time.Time `json:"next_start_at,omitempty"`
 	LastExit    *Exit      `json:"last_exit,omitempty"`
 	TokenSource string     `json:"token_source,omitempty"` // a path, never the token
+	Runtime     []string   `json:"runtime,omitempty"`      // runtime directories the gateway runs from
 }
 
 // Exit is how the previous gateway process ended.

@@ -316,3 +316,18 @@ func tempBase(url string) string {
 	}
 	return base
 }
+
+// ErrPermanent marks a provisioning error that retrying cannot fix (a
+// missing install user, a wrong pin, no permission): the supervisor fails
+// with its message instead of retrying forever.
+var ErrPermanent = errors.New("retrying will not help")
+
+// Permanent marks err as permanent without changing its text.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() []error { return []error{e.error, ErrPermanent} }
+
+// Redact hides a URL's password, for logs.
+func Redact(url string) string { return redact(url) }

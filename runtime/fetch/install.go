@@ -3,6 +3,7 @@ package fetch
 import (
 	"errors"
 	"fmt"
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func Install(final string, fill func(tmp string) error) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp) // after a successful rename this is a no-op
+			fsutil.RemoveAll(tmp) // after a successful rename this is a no-op
 		}
 	}()
 	// MkdirTemp made it 0700; the runtime must be readable by its users.
@@ -71,7 +72,7 @@ func removeStale(parent, prefix, suffix string) error {
 	var errs []error
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), suffix) {
-			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+			if err := fsutil.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
 				errs = append(errs, fmt.Errorf("removing stale %s: %w", e.Name(), err))
 			}
 		}

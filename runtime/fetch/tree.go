@@ -46,6 +46,9 @@ func (x *extractor) mkdirs(dir, raw string) error {
 			return fmt.Errorf("%q is below %q, which is not a directory", raw, path.Join(x.top, dir))
 		}
 	}
+	if err == nil {
+		err = x.root.Chmod(dir, 0o755) // Mkdir's mode is filtered by the umask
+	}
 	if err != nil {
 		return fmt.Errorf("%q: %w", raw, err)
 	}
@@ -62,6 +65,10 @@ func (x *extractor) writeFile(name string, h *tar.Header, r io.Reader) error {
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%q appears twice in the archive: %w", h.Name, err)
 	} else if err != nil {
+		return fmt.Errorf("%q: %w", h.Name, err)
+	}
+	if err := f.Chmod(perm); err != nil { // the umask filtered OpenFile's mode
+		f.Close()
 		return fmt.Errorf("%q: %w", h.Name, err)
 	}
 	// The LimitReader counts real bytes, should a header under-declare.

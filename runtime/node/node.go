@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/runtime/fetch"
 )
 
@@ -95,19 +96,16 @@ func Ensure(ctx context.Context, o Options) (Install, error) {
 	}
 	sum := o.SHA256[platform]
 	if sum == "" {
-		return Install{}, fmt.Errorf("no pinned SHA-256 for node %s on %s; set node.sha256", o.Version, platform)
+		return Install{}, fetch.Permanent(fmt.Errorf("no pinned SHA-256 for node %s on %s; set node.sha256", o.Version, platform))
 	}
 	dir, _ := o.Dir()
 	if err := os.MkdirAll(o.Root, 0o755); err != nil {
 		return Install{}, fmt.Errorf("creating runtime dir: %w", err)
 	}
-	// A directory without the marker is a leftover that predates atomic
-	// installs or was tampered with: set it aside, never use it.
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, dir+".incomplete"); err != nil {
-			return Install{}, fmt.Errorf("setting aside incomplete %s: %w", dir, err)
-		}
-		_ = os.RemoveAll(dir + ".incomplete")
+	// A directory without the marker is a leftover of a run killed between
+	// the rename and the marker, or was tampered with: never use it.
+	if err := fsutil.RemoveAll(dir); err != nil {
+		return Install{}, fmt.Errorf("removing incomplete %s: %w", dir, err)
 	}
 	name := fmt.Sprintf("node-v%s-%s.tar.xz", o.Version, platform)
 	url := fmt.Sprintf("%s/v%s/%s", strings.TrimRight(mirror(o.Mirror), "/"), o.Version, name)
@@ -115,26 +113,23 @@ func Ensure(ctx context.Context, o Options) (Install, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log.Info("downloading Node.js", "version", o.Version, "url", url)
+	log.Info("downloading Node.js", "version", o.Version, "url", fetch.Redact(url))
 	archive, err := fetch.Download(ctx, url, sum, o.Root, o.Progress)
 	if err != nil {
 		return Install{}, fmt.Errorf("downloading node %s: %w", o.Version, err)
 	}
 	defer os.Remove(archive)
 	log.Info("unpacking Node.js", "dir", dir)
-	err = fetch.Install(dir, func(tmp string) error {
-		if err := os.Remove(tmp); err != nil { // Extract wants to create it
-			return err
-		}
-		if err := fetch.Extract(archive, tmp, fetch.Limits{}); err != nil {
-			return err
-		}
-		if err := checkLayout(tmp); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return os.WriteFile(filepath.Join(tmp, marker), []byte(sum+"  "+name+"\n"), 0o644)
-	})
-	if err != nil {
+	// Extract renames the finished tree into place; the marker, written
+	// last, is what makes it trusted.
+	if err := fetch.Extract(archive, dir, fetch.Limits{}); err != nil {
+		return Install{}, fmt.Errorf("installing node %s: %w", o.Version, err)
+	}
+	if err := checkLayout(dir); err != nil {
+		fsutil.RemoveAll(dir)
+		return Install{}, fetch.Permanent(fmt.Errorf("installing node %s: %s: %w", o.Version, name, err))
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, marker), []byte(sum+"  "+name+"\n"), 0o644); err != nil {
 		return Install{}, fmt.Errorf("installing node %s: %w", o.Version, err)
 	}
 	return Install{Dir: dir, Version: o.Version}, nil

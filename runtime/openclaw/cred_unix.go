@@ -15,6 +15,7 @@ import (
 type credential struct {
 	name     string
 	uid, gid uint32
+	groups   []uint32 // the user's own supplementary groups, not root's
 }
 
 // installCredential resolves the install user. Only root switches users:
@@ -29,13 +30,22 @@ func installCredential(name string) (*credential, error) {
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return &credential{name: name, uid: uint32(uid), gid: uint32(gid)}, nil
+	c := &credential{name: name, uid: uint32(uid), gid: uint32(gid), groups: []uint32{}}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
+				c.groups = append(c.groups, uint32(g))
+			}
+		}
+	}
+	return c, nil
 }
 
 func (c *credential) sysProcAttr() *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setpgid: true}
+	setPdeathsig(a) // npm dies with openclawd
 	if c != nil {
-		a.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, NoSetGroups: true}
+		a.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, Groups: c.groups}
 	}
 	return a
 }
@@ -52,14 +62,13 @@ func (c *credential) chownTree(dir string) error {
 	})
 }
 
-// canReach reports whether the user may walk down to dir: npm runs as that
-// user inside openclawd's state dir, which is 0700 and normally owned by the
-// service user.
-func (c *credential) canReach(dir string) error {
+// canReach reports whether the user may walk down to path and run it: npm
+// runs as that user with the pinned node, inside openclawd's state dir.
+func (c *credential) canReach(path string) error {
 	if c == nil {
 		return nil
 	}
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return err
@@ -72,7 +81,7 @@ func (c *credential) canReach(dir string) error {
 			case st.Gid == c.gid && mode&0o010 != 0:
 			case mode&0o001 != 0:
 			default:
-				return fmt.Errorf("install user %s cannot enter %s (owner uid %d, mode %04o): run `chown -R %s: <state_dir>` as the service does, or set openclaw.install_user", c.name, p, st.Uid, mode, c.name)
+				return fmt.Errorf("install user %s cannot reach %s (owner uid %d, mode %04o); npm runs as that user: let it through with `chmod o+x %s`, or run openclawd as the service user", c.name, p, st.Uid, mode, p)
 			}
 		}
 		if p == filepath.Dir(p) {

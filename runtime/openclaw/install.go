@@ -13,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/runtime/fetch"
 	"github.com/openclawd/openclawd/runtime/node"
 )
@@ -68,28 +70,28 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if _, err := os.Stat(o.Dir()); err == nil { // no marker: never trust it
-		if err := os.RemoveAll(o.Dir()); err != nil {
-			return Install{}, fmt.Errorf("removing incomplete %s: %w", o.Dir(), err)
-		}
+	if err := fsutil.RemoveAll(o.Dir()); err != nil { // no marker: never trust it
+		return Install{}, fmt.Errorf("removing incomplete %s: %w", o.Dir(), err)
 	}
 	cred, err := installCredential(o.User)
 	if err != nil {
-		return Install{}, err
+		return Install{}, fetch.Permanent(err)
 	}
 	if err := os.MkdirAll(o.Root, 0o755); err != nil {
 		return Install{}, fmt.Errorf("creating runtime dir: %w", err)
 	}
-	if err := cred.canReach(o.Root); err != nil {
-		return Install{}, err
+	if err := cred.canReach(o.Node.Bin()); err != nil {
+		return Install{}, fetch.Permanent(err)
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
 		return Install{}, fmt.Errorf("creating npm cache: %w", err)
 	}
 	if err := cred.chownTree(o.CacheDir); err != nil {
-		return Install{}, fmt.Errorf("handing the npm cache to %s: %w", o.User, err)
+		return Install{}, fetch.Permanent(fmt.Errorf("handing the npm cache to %s: %w", o.User, err))
 	}
 	settings := hostNPMSettings(ctx)
+	o.Log.Info("npm configuration", "registry", orDefault(settings.Registry, "npm's default"),
+		"globalconfig", orDefault(settings.GlobalConfig, "none"))
 	err = fetch.Install(o.Dir(), func(tmp string) error {
 		if err := os.Chmod(tmp, 0o755); err != nil {
 			return err
@@ -101,6 +103,12 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 		if err := os.WriteFile(rc, []byte(settings.npmrc()), 0o600); err != nil {
 			return err
 		}
+		// npm's scratch space, owned by the install user like the rest.
+		for _, d := range []string{".home", ".tmp"} {
+			if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
+				return err
+			}
+		}
 		if err := cred.chownTree(tmp); err != nil {
 			return fmt.Errorf("handing the install dir to %s: %w", o.User, err)
 		}
@@ -111,7 +119,7 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 			}
 		}
 		if err := checkIntegrity(tmp, o.Integrity); err != nil {
-			return err
+			return fetch.Permanent(err)
 		}
 		if err := npm("ci"); err != nil {
 			return err
@@ -120,10 +128,14 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 		if err := checkLauncher(ctx, o, cred, tmp); err != nil {
 			return err
 		}
+		// The marker first: readOnly also closes the top directory.
+		if err := os.WriteFile(filepath.Join(tmp, marker), []byte(o.Version+" "+o.Integrity+"\n"), 0o444); err != nil {
+			return err
+		}
 		if err := readOnly(tmp, cred); err != nil {
 			return fmt.Errorf("making the install read-only: %w", err)
 		}
-		return os.WriteFile(filepath.Join(tmp, marker), []byte(o.Version+" "+o.Integrity+"\n"), 0o444)
+		return nil
 	})
 	if err != nil {
 		return Install{}, fmt.Errorf("installing openclaw %s: %w", o.Version, err)
@@ -176,10 +188,14 @@ func checkIntegrity(dir, want string) error {
 func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc string, args ...string) error {
 	args = append([]string{o.Node.NPM()}, append(args, "--userconfig", rc, "--cache", o.CacheDir,
 		"--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn")...)
+	if gc := hostGlobalConfig(); gc != "" {
+		args = append(args, "--globalconfig", gc) // the host's /etc/npmrc: proxies, CA, scoped registries
+	}
 	cmd := exec.CommandContext(ctx, o.Node.Bin(), args...)
 	cmd.Dir = dir
 	cmd.Env = childEnv(o.Node, dir)
 	cmd.SysProcAttr = cred.sysProcAttr()
+	cmd.Cancel = killGroup(cmd) // npm's install scripts too, not npm alone
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -253,6 +269,7 @@ func checkLauncher(ctx context.Context, o InstallOptions, cred *credential, dir 
 	cmd.Dir = dir
 	cmd.Env = childEnv(o.Node, dir)
 	cmd.SysProcAttr = cred.sysProcAttr()
+	cmd.Cancel = killGroup(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("running the installed openclaw (%s --version): %w\n%s", launcher, err, tailText(string(out), 10))
@@ -270,12 +287,11 @@ func childEnv(n node.Install, dir string) []string {
 	env := []string{
 		"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + filepath.Join(dir, ".home"),
-		"TMPDIR=" + filepath.Join(dir, ".tmp"),
+		"TMPDIR=" + filepath.Join(dir, ".tmp"), // made, and owned by the install user, in Ensure
 		"NO_COLOR=1",
 		"OPENCLAW_NO_AUTO_UPDATE=1",
 		"DO_NOT_TRACK=1",
 	}
-	_ = os.MkdirAll(filepath.Join(dir, ".tmp"), 0o700)
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
@@ -326,3 +342,15 @@ func readOnly(dir string, cred *credential) error {
 }
 
 var errNoUser = errors.New("install user not found")
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// killGroup ends npm and every script it started: they share npm's group.
+func killGroup(cmd *exec.Cmd) func() error {
+	return func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+}

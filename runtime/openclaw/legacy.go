@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,7 @@ func FindLegacy(stateDir string, homes ...string) []Legacy {
 	migrated, _ := os.ReadFile(filepath.Join(stateDir, MigratedMarker))
 	var out []Legacy
 	add := func(p, kind string) {
-		if string(migrated) == p {
+		if string(migrated) == filepath.Clean(p) || string(migrated) == filepath.Dir(p) {
 			return
 		}
 		if _, err := os.Lstat(p); err == nil {
@@ -53,6 +54,15 @@ func FindLegacy(stateDir string, homes ...string) []Legacy {
 // stateDir is kept beside it as <stateDir>.before-migrate-<time>. The
 // source is never changed.
 func Migrate(src, stateDir string) (backup string, err error) {
+	if src, err = filepath.Abs(src); err != nil {
+		return "", err
+	}
+	if stateDir, err = filepath.Abs(stateDir); err != nil {
+		return "", err
+	}
+	if src == stateDir || strings.HasPrefix(stateDir+string(filepath.Separator), src+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s is the gateway's state dir (or holds it): nothing to copy; merge clawdbot.json into openclaw.json by hand", src)
+	}
 	fi, err := os.Stat(src)
 	if err != nil {
 		return "", fmt.Errorf("reading legacy state: %w", err)
@@ -91,6 +101,10 @@ func Migrate(src, stateDir string) (backup string, err error) {
 			_ = os.Rename(backup, stateDir)
 		}
 		return "", err
+	}
+	if d, err := os.Open(filepath.Dir(stateDir)); err == nil { // make both renames durable
+		_ = d.Sync()
+		d.Close()
 	}
 	return backup, nil
 }

@@ -13,15 +13,17 @@ import (
 // proxies). The pinned npm has its own empty global config, so it would
 // not see the host's /etc/npmrc by itself.
 type npmSettings struct {
-	Registry string
-	CAFile   string
+	Registry     string
+	CAFile       string
+	GlobalConfig string // the host's global npmrc, passed on as is
 }
 
 // hostNPMSettings reads npm's own configuration: npm_config_* in the
 // environment first, then the host's npm, if there is one. Empty values
 // mean npm's defaults. The registry's name is never written in code.
 func hostNPMSettings(ctx context.Context) npmSettings {
-	s := npmSettings{Registry: os.Getenv("npm_config_registry"), CAFile: os.Getenv("npm_config_cafile")}
+	s := npmSettings{Registry: os.Getenv("npm_config_registry"), CAFile: os.Getenv("npm_config_cafile"),
+		GlobalConfig: hostGlobalConfig()}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
 		return s
@@ -46,6 +48,18 @@ func hostNPMSettings(ctx context.Context) npmSettings {
 		s.CAFile = get("cafile")
 	}
 	return s
+}
+
+// hostGlobalConfig finds the host's global npmrc, where Debian's and
+// Homebrew's npm keep machine-wide settings, whether or not npm itself is
+// installed.
+func hostGlobalConfig() string {
+	for _, p := range []string{"/etc/npmrc", "/usr/etc/npmrc", "/usr/local/etc/npmrc", "/opt/homebrew/etc/npmrc"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }
 
 // npmrc renders the settings as the install's private userconfig.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +35,9 @@ type Options struct {
 type Runtime struct {
 	Node     node.Install
 	Openclaw openclaw.Install
+	// Fallback is why the wanted runtime could not be provisioned when
+	// this is the previous one, still current; nil otherwise.
+	Fallback error
 }
 
 // Current is the pointer file's content.
@@ -45,12 +49,62 @@ type Current struct {
 // CurrentFile is the pointer to the runtime in use.
 func CurrentFile(root string) string { return filepath.Join(root, "current.json") }
 
+// lockFile serialises provisioning and pruning between processes (the
+// daemon, `openclawd runtime install`, a second openclawd).
+func lockFile(root string) string { return filepath.Join(root, ".lock") }
+
+func lock(ctx context.Context, root string, log *slog.Logger) (*fsutil.Lock, error) {
+	return fsutil.Acquire(ctx, lockFile(root), func(pid int) {
+		log.Info("another openclawd process is provisioning or pruning the runtime; waiting", "pid", pid)
+	})
+}
+
 // Ensure provisions whatever is missing, then switches `current` to it.
+// If that fails and `current` names a complete runtime, it returns that
+// one with the error in Fallback: a failed upgrade must not take the
+// gateway down.
 func Ensure(ctx context.Context, o Options) (Runtime, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	l, err := lock(ctx, o.Root, log)
+	if err != nil {
+		return Runtime{}, fmt.Errorf("locking the runtime: %w", err)
+	}
+	defer l.Unlock()
+	rt, err := ensure(ctx, o, log)
+	if err == nil {
+		return rt, nil
+	}
+	if prev, ok := current(o); ok && (prev.Node.Dir != rt.Node.Dir || prev.Openclaw.Dir != rt.Openclaw.Dir) {
+		prev.Fallback = err
+		return prev, nil
+	}
+	return Runtime{}, err
+}
+
+// current is the complete runtime `current` names, if any.
+func current(o Options) (Runtime, bool) {
+	cur, err := ReadCurrent(o.Root)
+	if err != nil || cur.Node == "" || cur.Openclaw == "" {
+		return Runtime{}, false
+	}
+	rt := Runtime{
+		Node:     node.Install{Dir: filepath.Join(o.Root, cur.Node)},
+		Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw)},
+	}
+	for _, d := range []string{rt.Node.Dir, rt.Openclaw.Dir} {
+		if _, err := os.Stat(filepath.Join(d, marker)); err != nil {
+			return Runtime{}, false
+		}
+	}
+	return rt, true
+}
+
+const marker = ".openclawd-installed"
+
+func ensure(ctx context.Context, o Options, log *slog.Logger) (Runtime, error) {
 	n, ok := node.Find(o.Node)
 	if !ok {
 		log.Info("provisioning Node.js", "version", o.Node.Version)
@@ -119,10 +173,10 @@ func List(root string) ([]Entry, error) {
 	var out []Entry
 	for _, e := range ents {
 		name := e.Name()
-		if !e.IsDir() || name == ".npm-cache" || !(strings.HasPrefix(name, "node-") || strings.HasPrefix(name, "openclaw-") || strings.HasPrefix(name, ".")) {
+		if !e.IsDir() || name == ".npm-cache" || name == ".lock" || !(strings.HasPrefix(name, "node-") || strings.HasPrefix(name, "openclaw-") || strings.HasPrefix(name, ".")) {
 			continue
 		}
-		_, err := os.Stat(filepath.Join(root, name, ".openclawd-installed"))
+		_, err := os.Stat(filepath.Join(root, name, marker))
 		out = append(out, Entry{Name: name, Complete: err == nil, Current: name == cur.Node || name == cur.Openclaw,
 			Bytes: dirSize(filepath.Join(root, name))})
 	}
@@ -130,26 +184,35 @@ func List(root string) ([]Entry, error) {
 	return out, nil
 }
 
-// Prune removes every runtime directory that `current` does not name,
-// and leftovers of interrupted installs. It returns what it removed.
-func Prune(root string) ([]Entry, error) {
+// Prune removes every runtime directory that neither `current` nor keep
+// (directory names, e.g. the runtime the running gateway uses) names, and
+// leftovers of interrupted installs. It returns what it removed.
+func Prune(ctx context.Context, root string, keep ...string) ([]Entry, error) {
+	l, err := lock(ctx, root, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("locking the runtime: %w", err)
+	}
+	defer l.Unlock()
 	ents, err := List(root)
 	if err != nil {
 		return nil, err
 	}
 	var removed []Entry
 	for _, e := range ents {
-		if e.Current {
+		if e.Current || slices.Contains(keep, e.Name) {
 			continue
 		}
 		p := filepath.Join(root, e.Name)
-		_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error { // installs are read-only
-			if err == nil && d.IsDir() {
-				_ = os.Chmod(q, 0o700)
+		// The marker goes first: a removal cut short leaves a tree that is
+		// no longer trusted, never a trusted half.
+		if err := os.Remove(filepath.Join(p, marker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			_ = os.Chmod(p, 0o755)
+			_ = os.Remove(filepath.Join(p, marker))
+		}
+		if err := fsutil.RemoveAll(p); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				err = fmt.Errorf("%w (run it as the user that installed the runtime, or with sudo)", err)
 			}
-			return nil
-		})
-		if err := os.RemoveAll(p); err != nil {
 			return removed, fmt.Errorf("removing %s: %w", p, err)
 		}
 		removed = append(removed, e)

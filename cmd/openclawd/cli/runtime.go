@@ -40,13 +40,21 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 	case "install":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if err := daemon.PrepareStateDir(cfg); err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
 		log := slog.New(slog.NewTextHandler(stderr, nil))
 		rt, err := provision.Ensure(ctx, daemon.RuntimeOptions(cfg, log))
+		if err == nil && rt.Fallback != nil {
+			err = rt.Fallback
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "openclawd: %v\n", err)
 			return ExitFailure
 		}
 		fmt.Fprintf(stdout, "runtime ready: %s, %s\n", rt.Node.Dir, rt.Openclaw.Dir)
+		fmt.Fprintln(stdout, "a running gateway picks it up at its next start: `sudo openclawd restart`")
 	case "list":
 		ents, err := provision.List(root)
 		if err != nil {
@@ -71,7 +79,12 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		tw.Flush()
 	case "prune":
-		removed, err := provision.Prune(root)
+		// Keep what the running gateway uses, whatever `current` says.
+		var keep []string
+		if st, err := localapi.NewClient(cfg.Control.Socket).Status(context.Background()); err == nil {
+			keep = st.Gateway.Runtime
+		}
+		removed, err := provision.Prune(context.Background(), root, keep...)
 		for _, e := range removed {
 			fmt.Fprintf(stdout, "removed %s (%.0f MB)\n", e.Name, float64(e.Bytes)/1e6)
 		}
