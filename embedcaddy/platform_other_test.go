@@ -1,0 +1,10 @@
+//go:build !linux
+
+package embedcaddy
+
+import "os/exec"
+
+func setPdeathsig(*exec.Cmd) {}
+
+// notifyChild: Caddy's sd_notify is a no-op off Linux (TestNoSDNotify).
+func notifyChild() int { return 0 }
