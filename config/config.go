@@ -7,6 +7,7 @@
 package config
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type Config struct {
 	Health   Health   `yaml:"health"`
 	Logs     Logs     `yaml:"logs"`
 	Control  Control  `yaml:"control"`
+	TLS      TLS      `yaml:"tls"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -124,6 +126,44 @@ type Logs struct {
 	FileKeep int `yaml:"file_keep"`
 }
 
+// TLS configures the embedded Caddy in front of the gateway.
+type TLS struct {
+	// Mode is acme (public certificates), internal (Caddy's local CA) or
+	// off (no listener: reach the gateway over SSH or Tailscale) (default off).
+	Mode string `yaml:"mode"`
+	// Domain lists the names served (acme, internal).
+	Domain []string `yaml:"domain"`
+	// Email is the ACME account contact (acme).
+	Email string `yaml:"email"`
+	// ACMECA overrides the ACME directory URL (staging, tests).
+	ACMECA string `yaml:"acme_ca"`
+	// ACMECARoot is a PEM file trusted for the ACME CA (tests).
+	ACMECARoot string `yaml:"acme_ca_root"`
+	// HTTPPort serves redirects and http-01 (default 80).
+	HTTPPort int `yaml:"http_port"`
+	// HTTPSPort serves the gateway over TLS (default 443).
+	HTTPSPort int `yaml:"https_port"`
+	// Listen is the address to bind (default all addresses).
+	Listen string `yaml:"listen"`
+}
+
+// Origins are the https:// origins of the served names, for the gateway's
+// gateway.controlUi.allowedOrigins.
+func (t TLS) Origins() []string {
+	if t.Mode != "acme" && t.Mode != "internal" {
+		return nil
+	}
+	var out []string
+	for _, d := range t.Domain {
+		o := "https://" + d
+		if t.HTTPSPort != 0 && t.HTTPSPort != 443 {
+			o += ":" + strconv.Itoa(t.HTTPSPort)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
 // Control configures the local control API.
 type Control struct {
 	// Socket is the unix socket path (default /run/openclawd/openclawd.sock
@@ -169,6 +209,7 @@ func Default() *Config {
 			Socket: defaultSocket,
 			Group:  "openclawd",
 		},
+		TLS: TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443},
 	}
 }
 

@@ -90,6 +90,9 @@ func Parse(path string, b []byte) (*Config, error) {
 	if len(c.Gateway.Env) == 0 {
 		c.Gateway.Env = nil
 	}
+	if len(c.TLS.Domain) == 0 {
+		c.TLS.Domain = nil
+	}
 	return c, nil
 }
 

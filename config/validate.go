@@ -100,6 +100,11 @@ func (c *Config) Validate() error {
 	case c.Openclaw.Version != "" && !strings.HasPrefix(c.Openclaw.Integrity, "sha512-"):
 		bad("openclaw.version", "an overridden version needs openclaw.integrity (sha512-…, from `npm view openclaw@%s dist.integrity`)", c.Openclaw.Version)
 	}
+	switch c.TLS.Mode {
+	case "off", "acme", "internal":
+	default:
+		bad("tls.mode", "%q is not acme, internal or off", c.TLS.Mode)
+	}
 	positive := []struct {
 		key string
 		d   time.Duration

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/embedcaddy"
 	"github.com/openclawd/openclawd/health"
 	"github.com/openclawd/openclawd/internal/logpipe"
 	"github.com/openclawd/openclawd/internal/sdnotify"
@@ -44,6 +45,7 @@ type Daemon struct {
 
 	sup    *supervisor.Supervisor
 	prov   provisioner
+	caddy  *embedcaddy.Server // nil when tls.mode is off
 	health *health.Checker
 	api    *localapi.Server
 
@@ -147,6 +149,20 @@ func (d *Daemon) run(ctx context.Context) error {
 	// Everything the API reads exists now; serve it, then start the gateway.
 	_ = d.api.Start(ctx)
 	_ = d.sup.Start(ctx)
+	// Caddy comes up at once: until the gateway is healthy it answers with
+	// the "OpenClaw is starting" page, never a raw 502.
+	if cfg.TLS.Mode != "off" {
+		if d.caddy, err = embedcaddy.New(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err == nil {
+			err = d.caddy.Start(ctx)
+		}
+		if err != nil {
+			d.caddy = nil
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+5*time.Second)
+			_ = d.sup.Stop(sctx)
+			cancel()
+			return fmt.Errorf("starting HTTPS: %w", err)
+		}
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -262,6 +278,11 @@ func (d *Daemon) shutdown() error {
 	d.mu.Unlock()
 	_, _ = sdnotify.Notify("STOPPING=1")
 	d.log.Info("openclawd stopping")
+	if d.caddy != nil { // the front door first, then the gateway behind it
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = d.caddy.Stop(cctx)
+		cancel()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
 	defer cancel()
 	err := d.sup.Stop(ctx)
@@ -288,15 +309,32 @@ func (d *Daemon) reload(why string) {
 		d.log.Warn("gateway.port, state_dir and control changes apply only after openclawd restarts (systemctl restart openclawd)")
 		cfg.Gateway.Port, cfg.StateDir, cfg.Control = old.Gateway.Port, old.StateDir, old.Control
 	}
+	if err := Check(cfg); err != nil {
+		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
+		return
+	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.mu.Unlock()
+	if d.caddy != nil && cfg.TLS.Mode != "off" {
+		if err := d.caddy.Reload(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err != nil {
+			d.log.Error("HTTPS config not applied; the previous one keeps serving", "err", err)
+		}
+	} else if (d.caddy != nil) != (cfg.TLS.Mode != "off") {
+		d.log.Warn("turning tls on or off needs `systemctl restart openclawd`")
+	}
 	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
 		d.log.Info("config reloaded; restarting the gateway", "why", why)
 		d.sup.Restart("configuration changed")
 		return
 	}
 	d.log.Info("config reloaded: gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`); other settings need `systemctl restart openclawd`", "why", why)
+}
+
+// gatewayHealthy tells Caddy whether to proxy or show the starting page.
+func (d *Daemon) gatewayHealthy() bool {
+	ss := d.sup.Status()
+	return ss.State == supervisor.Running && ss.PID != 0 && d.health.Snapshot().Live
 }
 
 // gatewayConfigChanged restarts a gateway that failed, since the edit of

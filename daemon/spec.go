@@ -25,7 +25,7 @@ func (d *Daemon) writeGatewayConfig(cfg *config.Config) error {
 		}
 	}
 	ch, err := openclaw.WriteConfig(filepath.Join(dir, "openclaw.json"), openclaw.Owned{
-		Port: cfg.Gateway.Port, LogFile: filepath.Join(logDir, "openclaw.log"),
+		Port: cfg.Gateway.Port, LogFile: filepath.Join(logDir, "openclaw.log"), Origins: cfg.TLS.Origins(),
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,9 @@ func (d *Daemon) Status() apitype.Status {
 	if phase := d.prov.Phase(); phase != "" && ss.PID == 0 {
 		st.Gateway.Reason = phase
 	}
+	if cfg.TLS.Mode != "off" {
+		st.TLS = d.tlsStatus(cfg)
+	}
 	var fallback error
 	st.Gateway.Runtime, fallback = d.prov.InUse()
 	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss)

@@ -33,7 +33,8 @@ type config struct {
 	mode       string
 	tick       time.Duration
 	startup    time.Duration
-	supervised bool // restart requests exit 0 instead of restarting in place
+	supervised bool            // restart requests exit 0 instead of restarting in place
+	trusted    map[string]bool // gateway.trustedProxies from openclaw.json
 }
 
 // loadConfig reads the command line and environment the way the real

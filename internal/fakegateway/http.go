@@ -50,8 +50,10 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "status": "live"})
 		return
 	}
-	// Everything but liveness refuses unattributed proxy headers (§12, §13).
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-IP") != "" || r.Header.Get("Forwarded") != "" {
+	// Everything but liveness refuses proxy headers unless they come from a
+	// configured trusted proxy (§12, §13).
+	if (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-IP") != "" || r.Header.Get("Forwarded") != "") &&
+		!g.fromTrustedProxy(r) {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
 			"message": "Proxy client attribution is required. Configure gateway.trustedProxies.",
 			"type":    "proxy_attribution_required"}})

@@ -24,6 +24,7 @@ type Status struct {
 	Config    string    `json:"config"`
 	Gateway   Gateway   `json:"gateway"`
 	Health    Health    `json:"health"`
+	TLS       *TLS      `json:"tls,omitempty"`
 	Warnings  []Warning `json:"warnings,omitempty"`
 	Healthy   bool      `json:"healthy"`
 	NextSteps []string  `json:"next_steps,omitempty"`
@@ -104,4 +105,20 @@ type Error struct {
 type RestartResponse struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`
+}
+
+// TLS is the embedded Caddy's state.
+type TLS struct {
+	Mode     string       `json:"mode"`                // acme, internal, off
+	RootCert string       `json:"root_cert,omitempty"` // internal: trust this on your devices
+	Names    []CertStatus `json:"names,omitempty"`
+}
+
+// CertStatus is one served name's certificate.
+type CertStatus struct {
+	Name      string     `json:"name"`
+	Issuer    string     `json:"issuer,omitempty"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+	DaysLeft  int        `json:"days_left"`
+	LastError string     `json:"last_error,omitempty"`
 }

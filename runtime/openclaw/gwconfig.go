@@ -17,6 +17,10 @@ import (
 type Owned struct {
 	Port    int
 	LogFile string // logging.file, under openclawd's log directory
+	// Origins are the https:// origins Caddy serves the gateway on: they
+	// become gateway.controlUi.allowedOrigins, and the first one
+	// gateway.publicOrigin. Empty (no TLS) leaves both as they are.
+	Origins []string
 }
 
 // ConfigChange says what WriteConfig did.
@@ -58,6 +62,10 @@ func WriteConfig(path string, o Owned) (ConfigChange, error) {
 		set(json5.NewString(o.LogFile), "logging", "file")
 	}
 	set(json5.NewBool(false), "update", "checkOnStart")
+	if len(o.Origins) > 0 {
+		set(json5.NewStrings(o.Origins...), "gateway", "controlUi", "allowedOrigins")
+		set(json5.NewString(o.Origins[0]), "gateway", "publicOrigin")
+	}
 	if json5.Equal(before, root) && b != nil {
 		return ch, nil
 	}

@@ -97,6 +97,9 @@ func parse(fs *flag.FlagSet, args []string) int {
 // loadConfig loads and validates a config, printing every error.
 func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 	c, err := config.Load(path)
+	if err == nil {
+		err = daemon.Check(c)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "openclawd: invalid configuration:\n")
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -99,6 +99,12 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			fmt.Fprintf(w, "  next try   in %s\n", time.Until(*g.NextStartAt).Round(time.Second))
 		}
 		fmt.Fprintf(w, "  health     %s\n", healthLine(h))
+		if t := st.TLS; t != nil {
+			fmt.Fprintf(w, "  https      %s\n", tlsLine(t))
+			if t.RootCert != "" {
+				fmt.Fprintf(w, "  root cert  %s (trust it on your devices)\n", t.RootCert)
+			}
+		}
 		if le := g.LastExit; le != nil {
 			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
 		}
@@ -116,6 +122,24 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			fmt.Fprintf(w, "  → %s\n", s)
 		}
 	}
+}
+
+func tlsLine(t *apitype.TLS) string {
+	var parts []string
+	for _, n := range t.Names {
+		switch {
+		case n.LastError != "":
+			parts = append(parts, fmt.Sprintf("%s: certificate error: %s", n.Name, n.LastError))
+		case n.NotAfter == nil:
+			parts = append(parts, n.Name+": no certificate yet")
+		default:
+			parts = append(parts, fmt.Sprintf("%s: %s, %d days left", n.Name, n.Issuer, n.DaysLeft))
+		}
+	}
+	if len(parts) == 0 {
+		return t.Mode
+	}
+	return t.Mode + "; " + strings.Join(parts, "; ")
 }
 
 func healthLine(h apitype.Health) string {
