@@ -375,3 +375,46 @@ func TestGatewayConfigEditRestartsAFailedGateway(t *testing.T) {
 		t.Errorf("starts %v; want 2", starts)
 	}
 }
+
+func TestLegacyStateIsReportedNotRead(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t, opts{noStart: true})
+	legacy := filepath.Join(in.dir, "state", "home", ".clawdbot")
+	if err := os.MkdirAll(legacy, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(legacy, "clawdbot.json"), []byte(`{gateway:{mode:"local"}}`), 0o600)
+	in.start()
+	// A warning, not a failure: the gateway is healthy (exit 0) and status
+	// says what it found.
+	in.waitStatus("healthy with a legacy_state warning", 30*time.Second, func(s apitype.Status, rc int) bool {
+		for _, w := range s.Warnings {
+			if w.Code == "legacy_state" && strings.Contains(w.Text, legacy) {
+				return rc == 0
+			}
+		}
+		return false
+	})
+	out, drc := in.cli("doctor", "--config", in.cfg)
+	if drc == 0 || !strings.Contains(out, "legacy state  found "+legacy) || !strings.Contains(out, "migrate-legacy") {
+		t.Errorf("doctor (rc %d):\n%s", drc, out)
+	}
+	if out, rc := in.cli("migrate-legacy", "--config", in.cfg); rc == 0 || !strings.Contains(out, "stop it first") {
+		t.Errorf("migrate-legacy ran while openclawd was running (rc %d):\n%s", rc, out)
+	}
+	in.stop()
+	out, rc := in.cli("migrate-legacy", "--config", in.cfg)
+	if rc != 0 {
+		t.Fatalf("migrate-legacy: rc %d\n%s", rc, out)
+	}
+	b, err := os.ReadFile(filepath.Join(in.dir, "state", "openclaw", "openclaw.json"))
+	if err != nil || !strings.Contains(string(b), `mode:"local"`) {
+		t.Errorf("migrated openclaw.json = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(legacy, "clawdbot.json")); err != nil {
+		t.Errorf("the original was not kept: %v", err)
+	}
+	if out, _ := in.cli("doctor", "--config", in.cfg); !strings.Contains(out, "no clawdbot-era state found") {
+		t.Errorf("doctor after migration:\n%s", out)
+	}
+}

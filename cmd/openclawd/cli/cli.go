@@ -42,6 +42,7 @@ func init() {
 		{"runtime", "install|list|prune the Node and openclaw runtime", runtimeCmd},
 		{"migrate-legacy", "copy clawdbot-era gateway state in (the original is kept)", migrateLegacyCmd},
 		{"token", "print the gateway token (for the Control UI and clients)", tokenCmd},
+		{"doctor", "check config, runtime, legacy state, git and the daemon; change nothing", doctorCmd},
 		{"version", "print the version", versionCmd},
 	}
 }
