@@ -95,6 +95,17 @@ func parse(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
+// withConfig adds --config to fs (after the caller's own flags), parses
+// args and loads the config. A nil config means the command ends with rc:
+// -h, a usage error, or an invalid config (every error printed).
+func withConfig(fs *flag.FlagSet, args []string, stderr io.Writer) (*config.Config, int) {
+	path := fs.String("config", config.DefaultPath, "config file")
+	if rc := parse(fs, args); rc >= 0 {
+		return nil, rc
+	}
+	return loadConfig(*path, stderr)
+}
+
 // loadConfig loads and validates a config, printing every error.
 func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 	c, err := config.Load(path)

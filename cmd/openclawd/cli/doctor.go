@@ -26,11 +26,7 @@ type check struct {
 // legacy state, git, and the running daemon. Exit 0 when nothing is wrong.
 func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
 		return rc
 	}

@@ -10,19 +10,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/internal/logpipe"
 )
 
 func logsCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("logs", stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
 	follow := fs.Bool("f", false, "follow: print new lines as they come")
 	n := fs.Int("n", 50, "how many recent lines")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
 		return rc
 	}

@@ -8,17 +8,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
 )
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
 		return rc
 	}

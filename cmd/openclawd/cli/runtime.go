@@ -26,12 +26,8 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	verb := args[0]
 	fs := newFlags("runtime "+verb, stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
 	asJSON := fs.Bool("json", false, "print JSON (list)")
-	if rc := parse(fs, args[1:]); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args[1:], stderr)
 	if cfg == nil {
 		return rc
 	}
@@ -101,12 +97,8 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 
 func migrateLegacyCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("migrate-legacy", stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
 	from := fs.String("from", "", "the legacy state directory (default: the one status reports)")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
 		return rc
 	}
@@ -142,11 +134,7 @@ func migrateLegacyCmd(args []string, stdout, stderr io.Writer) int {
 
 func tokenCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("token", stderr)
-	path := fs.String("config", config.DefaultPath, "config file")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
 		return rc
 	}

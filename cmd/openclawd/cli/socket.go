@@ -16,7 +16,6 @@ import (
 // control.socket, else the default.
 type socketOpts struct {
 	config, socket string
-	set            map[string]bool
 	fs             *flag.FlagSet
 }
 
