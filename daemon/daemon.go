@@ -140,6 +140,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		PIDFile:     cfg.RunDir() + "/gateway.pid",
 		Stdout:      stdout,
 		Stderr:      stderr,
+		Redact:      d.redact,
 		Logger:      d.log.With("component", "supervisor"),
 		OnHealthy:   d.onHealthy,
 	})

@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/logpipe"
 	"github.com/openclawd/openclawd/internal/sockets"
 )
 
@@ -167,8 +167,6 @@ func (c *child) reapGroup() {
 	}
 }
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)`)
-
 // tailBuffer keeps the last max bytes written, for exit reasons.
 type tailBuffer struct {
 	mu  sync.Mutex
@@ -186,15 +184,17 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Lines returns the last n non-empty lines, without colour codes.
-func (t *tailBuffer) Lines(n int) []string {
+// Lines returns the last n non-empty lines, cleaned as the log pipe cleans
+// them (no colour or control codes) and passed through redact, which masks
+// secrets as the log pipe does: these lines end up in status and the log.
+func (t *tailBuffer) Lines(n int, redact func(string) string) []string {
 	t.mu.Lock()
 	b := bytes.Clone(t.b)
 	t.mu.Unlock()
 	var out []string
-	for _, l := range strings.Split(ansiRE.ReplaceAllString(string(b), ""), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(logpipe.Clean(l)); l != "" {
+			out = append(out, redact(l))
 		}
 	}
 	if len(out) > n {

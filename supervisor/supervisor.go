@@ -41,7 +41,10 @@ type Options struct {
 	PIDFile string
 	// Stdout and Stderr receive the gateway's output.
 	Stdout, Stderr io.Writer
-	Logger         *slog.Logger
+	// Redact masks secrets in the gateway's last lines, which become exit
+	// reasons (default: none).
+	Redact func(string) string
+	Logger *slog.Logger
 	// OnHealthy is called each time a gateway process reports started.
 	OnHealthy func()
 	// ListenCheckEvery repeats the loopback check while running (default 1m).
@@ -131,6 +134,9 @@ func New(o Options) (*Supervisor, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
 	}
 	if o.OnHealthy == nil {
 		o.OnHealthy = func() {}
@@ -393,7 +399,7 @@ supervise:
 	if !healthyAt.IsZero() {
 		e.Started, e.Uptime = true, time.Since(healthyAt)
 	}
-	if lines := c.tail.Lines(5); len(lines) > 0 {
+	if lines := c.tail.Lines(5, s.o.Redact); len(lines) > 0 {
 		e.Detail = strings.Join(lines, " | ")
 	}
 	d = s.tracker.Next(e, time.Now())

@@ -9,6 +9,10 @@ import (
 
 const esc = 0x1b
 
+// Clean returns the printable text of one raw line, as the Pipe cleans
+// every line (see cleanLine).
+func Clean(line string) string { return string(cleanLine(nil, []byte(line))) }
+
 // cleanLine appends to dst the printable text of one raw line: ANSI escape
 // sequences (CSI, OSC and the other ESC forms) and control characters other
 // than tab are removed, invalid UTF-8 becomes U+FFFD, and trailing white
