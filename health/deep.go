@@ -165,6 +165,16 @@ func (c *Checker) deepSession(ctx context.Context, gen uint64, failed chan<- str
 
 // handshake reads connect.challenge, sends connect and waits for hello-ok.
 func (c *Checker) handshake(ctx context.Context, conn *websocket.Conn) (hello, error) {
+	token := ""
+	if c.o.Token != nil {
+		token = c.o.Token()
+	}
+	return connect(ctx, conn, token)
+}
+
+// connect is the token-only handshake of §12: connect.challenge, connect,
+// hello-ok. A refusal comes back as *refusal.
+func connect(ctx context.Context, conn *websocket.Conn, token string) (hello, error) {
 	f, err := readFrame(ctx, conn)
 	if err != nil {
 		return hello{}, fmt.Errorf("reading connect.challenge: %w", err)
@@ -178,9 +188,7 @@ func (c *Checker) handshake(ctx context.Context, conn *websocket.Conn) (hello, e
 	p.MinProtocol, p.MaxProtocol = 4, 4
 	p.Client.ID, p.Client.Version, p.Client.Platform, p.Client.Mode = "gateway-client", "0.0.1", runtime.GOOS, "backend"
 	p.Role, p.Scopes = "operator", []string{"operator.read"}
-	if c.o.Token != nil {
-		p.Auth.Token = c.o.Token()
-	}
+	p.Auth.Token = token
 	if err := writeFrame(ctx, conn, req); err != nil {
 		return hello{}, fmt.Errorf("sending connect: %w", err)
 	}

@@ -33,8 +33,8 @@ type config struct {
 	mode       string
 	tick       time.Duration
 	startup    time.Duration
-	supervised bool            // restart requests exit 0 instead of restarting in place
-	trusted    map[string]bool // gateway.trustedProxies from openclaw.json
+	supervised bool   // restart requests exit 0 instead of restarting in place
+	stateDir   string // OPENCLAW_STATE_DIR: openclaw.json, read per request
 }
 
 // loadConfig reads the command line and environment the way the real
@@ -46,6 +46,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		port:       defaultPort,
 		token:      getenv("OPENCLAW_GATEWAY_TOKEN"),
 		supervised: supervised(getenv),
+		stateDir:   getenv("OPENCLAW_STATE_DIR"),
 	}
 	port := getenv("OPENCLAW_GATEWAY_PORT")
 	for i := 0; i < len(args); i++ {

@@ -109,7 +109,6 @@ func Main() {
 		g.exit(exitConfig)
 	}
 	cfg.mode = mode
-	cfg.trusted = trustedProxies(os.Getenv)
 	g.cfg = cfg
 	g.run()
 }

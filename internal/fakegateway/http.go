@@ -51,9 +51,10 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Everything but liveness refuses proxy headers unless they come from a
-	// configured trusted proxy (§12, §13).
-	if (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-IP") != "" || r.Header.Get("Forwarded") != "") &&
-		!g.fromTrustedProxy(r) {
+	// configured trusted proxy and name a remote client (§12, §13).
+	policy := readProxyPolicy(g.cfg.stateDir)
+	who := g.attribute(r, policy)
+	if who.refuse {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{
 			"message": "Proxy client attribution is required. Configure gateway.trustedProxies.",
 			"type":    "proxy_attribution_required"}})
@@ -80,7 +81,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "failing": []string{"gateway"}, "uptimeMs": uptime, "eventLoop": loop})
 	default:
 		if r.URL.Path == "/" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			g.serveWS(w, r)
+			g.serveWS(w, r, who, policy)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -5,7 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,19 +22,24 @@ type wsConn struct {
 	seq    atomic.Int64 // event sequence number
 	hello  atomic.Bool  // connect succeeded
 	closed atomic.Int32 // close code we sent, 0 if none
+
+	who           attribution // set at accept
+	origin        string      // the Origin header, "" for non-browser clients
+	originAllowed bool
 }
 
 // serveWS runs one connection: challenge first, then requests until the
 // peer goes or the fake closes it. Open and close are logged at INFO, as
 // the real gateway logs every WS connect and close (§11).
-func (g *gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+func (g *gateway) serveWS(w http.ResponseWriter, r *http.Request, who attribution, p proxyPolicy) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept has answered with an HTTP error
 	}
-	wc := &wsConn{c: c, id: newUUID()[:8]}
+	wc := &wsConn{c: c, id: newUUID()[:8], who: who, origin: r.Header.Get("Origin")}
+	wc.originAllowed = wc.origin == "" || p.origins[wc.origin] || (!who.remote && loopbackOrigin(wc.origin))
 	opened := time.Now()
-	g.out.info("ws", "← open conn=%s remote=%s", wc.id, r.RemoteAddr)
+	g.out.info("ws", "← open conn=%s remote=%s client=%s", wc.id, r.RemoteAddr, who.client)
 	c.SetReadLimit(64 << 10) // the real limit before auth
 
 	g.mu.Lock()
@@ -123,6 +130,9 @@ func (g *gateway) connect(ctx context.Context, wc *wsConn, f frame) error {
 	}
 	var refusal *rpcError
 	switch {
+	case !wc.originAllowed: // checked at admission, before auth, for any client sending Origin
+		refusal = &rpcError{Code: "INVALID_REQUEST", Message: "origin not allowed (open the Control UI from the gateway host or allow it in gateway.controlUi.allowedOrigins)",
+			Details: map[string]any{"code": "CONTROL_UI_ORIGIN_NOT_ALLOWED"}}
 	case token == "" && len(p.Device) == 0:
 		refusal = &rpcError{Code: "NOT_PAIRED", Message: "device identity required", Details: map[string]any{"code": "DEVICE_IDENTITY_REQUIRED"}}
 	case token == "":
@@ -134,6 +144,13 @@ func (g *gateway) connect(ctx context.Context, wc *wsConn, f frame) error {
 			return ctx.Err()
 		}
 		refusal = &rpcError{Code: "INVALID_REQUEST", Message: "unauthorized: gateway token mismatch", Details: map[string]any{"code": "AUTH_TOKEN_MISMATCH"}}
+	case wc.who.remote && len(p.Device) > 0:
+		// Direct-loopback devices are approved silently; a new device
+		// through the proxy waits for `openclaw devices approve` (§12, §13).
+		refusal = &rpcError{Code: "NOT_PAIRED", Message: "pairing required",
+			Details: map[string]any{"code": "PAIRING_REQUIRED", "requestId": newUUID()}}
+	case wc.who.remote:
+		p.Scopes = []string{} // token without device, remote: hello-ok with no scopes (§13)
 	}
 	if refusal != nil {
 		g.out.info("ws", "connect refused conn=%s code=%s", wc.id, refusal.Details["code"])
@@ -144,7 +161,7 @@ func (g *gateway) connect(ctx context.Context, wc *wsConn, f frame) error {
 	}
 	wc.hello.Store(true)
 	wc.c.SetReadLimit(1 << 20)
-	g.out.info("ws", "connected conn=%s client=%s mode=%s role=%s", wc.id, p.Client.ID, p.Client.Mode, p.Role)
+	g.out.info("ws", "connected conn=%s client=%s mode=%s role=%s scopes=%d remote=%t", wc.id, p.Client.ID, p.Client.Mode, p.Role, len(p.Scopes), wc.who.remote)
 	go g.ticks(ctx, wc)
 	return nil
 }
@@ -230,4 +247,19 @@ func (wc *wsConn) refuse(ctx context.Context, id string, rerr rpcError, code web
 	}
 	wc.closed.Store(int32(code))
 	return wc.c.Close(code, reason)
+}
+
+// loopbackOrigin reports whether a browser origin names this host's
+// loopback, which the gateway accepts from local clients without a list.
+func loopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
