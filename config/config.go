@@ -145,6 +145,12 @@ type TLS struct {
 	HTTPSPort int `yaml:"https_port"`
 	// Listen is the address to bind (default all addresses).
 	Listen string `yaml:"listen"`
+	// CheckInterval is how often openclawd makes a wss:// handshake through
+	// its own front end, as a remote client would (default 1h; 0 disables).
+	CheckInterval time.Duration `yaml:"check_interval"`
+	// CheckAddress is the host or IP that check dials instead of the name's
+	// DNS address, e.g. a LAN address where the router does not hairpin.
+	CheckAddress string `yaml:"check_address"`
 }
 
 // Origins are the https:// origins of the served names, for the gateway's
@@ -209,7 +215,7 @@ func Default() *Config {
 			Socket: defaultSocket,
 			Group:  "openclawd",
 		},
-		TLS: TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443},
+		TLS: TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
 	}
 }
 

@@ -105,6 +105,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("tls.mode", "%q is not acme, internal or off", c.TLS.Mode)
 	}
+	if c.TLS.CheckInterval < 0 || (c.TLS.CheckInterval > 0 && c.TLS.CheckInterval < time.Minute) {
+		bad("tls.check_interval", "%s is too often for a check that every gateway connect logs; use 1m or more, or 0s to turn it off", c.TLS.CheckInterval)
+	}
+	if a := c.TLS.CheckAddress; a != "" && strings.ContainsAny(a, "/ ") {
+		bad("tls.check_address", "%q is not a host or IP (optionally with :port)", a)
+	}
 	positive := []struct {
 		key string
 		d   time.Duration

@@ -51,6 +51,9 @@ func (d *Daemon) tlsStatus(cfg *config.Config) *apitype.TLS {
 			na := c.NotAfter.UTC()
 			n.NotAfter = &na
 		}
+		if r, ok := d.checks.result(c.Name); ok {
+			n.Check = &apitype.ProxyCheck{Code: r.Code, Detail: r.Detail, Address: r.Address, At: r.At.UTC()}
+		}
 		t.Names = append(t.Names, n)
 	}
 	return t

@@ -46,6 +46,7 @@ type Daemon struct {
 	sup    *supervisor.Supervisor
 	prov   provisioner
 	caddy  *embedcaddy.Server // nil when tls.mode is off
+	checks *proxyChecks       // wss:// self-checks through caddy
 	health *health.Checker
 	api    *localapi.Server
 
@@ -79,7 +80,7 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		slog.NewTextHandler(stderr, nil),
 		slog.NewTextHandler(logFile, nil),
 	))
-	d := &Daemon{log: log, cfg: cfg, started: time.Now(),
+	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(),
 		gwWatch: newFileWatch(filepath.Join(GatewayStateDir(cfg), "openclaw.json"))}
 	err = d.run(ctx)
 	if err != nil {
@@ -163,6 +164,7 @@ func (d *Daemon) run(ctx context.Context) error {
 			cancel()
 			return fmt.Errorf("starting HTTPS: %w", err)
 		}
+		go d.runProxyChecks(ctx)
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -222,7 +224,10 @@ func (p resetProber) Started(ctx context.Context) error {
 
 func (p resetProber) Watch(ctx context.Context, hung func(string)) { p.c.Watch(ctx, hung) }
 
-func (d *Daemon) onHealthy() { d.ready("gateway healthy") }
+func (d *Daemon) onHealthy() {
+	d.ready("gateway healthy")
+	d.checks.trigger()
+}
 
 // ready sends READY=1 once: when the gateway is first healthy, or when it
 // has failed for good. In the second case openclawd must stay up to say why,
@@ -324,6 +329,7 @@ func (d *Daemon) reload(why string) {
 	} else if (d.caddy != nil) != (cfg.TLS.Mode != "off") {
 		d.log.Warn("turning tls on or off needs `systemctl restart openclawd`")
 	}
+	d.checks.trigger()
 	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
 		d.log.Info("config reloaded; restarting the gateway", "why", why)
 		d.sup.Restart("configuration changed")

@@ -42,6 +42,16 @@ func (d *Daemon) Status() apitype.Status {
 	if cfg.TLS.Mode != "off" {
 		st.TLS = d.tlsStatus(cfg)
 	}
+	var proxyWarnings []apitype.Warning
+	if st.TLS != nil {
+		for _, n := range st.TLS.Names {
+			if r, ok := d.checks.result(n.Name); ok {
+				if w := proxyWarning(cfg, r, st.TLS.RootCert); w != nil {
+					proxyWarnings = append(proxyWarnings, *w)
+				}
+			}
+		}
+	}
 	var fallback error
 	st.Gateway.Runtime, fallback = d.prov.InUse()
 	st.Health = healthStatus(hs, cfg.Health.DeepProbe(), ss)
@@ -53,6 +63,7 @@ func (d *Daemon) Status() apitype.Status {
 	}
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
 	st.Warnings = append(warnings(ss, hs, cfg.Path), legacyWarnings(cfg)...)
+	st.Warnings = append(st.Warnings, proxyWarnings...)
 	if fallback != nil {
 		st.Warnings = append(st.Warnings, apitype.Warning{Code: "runtime_upgrade_failed", Severity: "warning",
 			Text: "the configured runtime could not be provisioned, so the gateway runs the previous one: " + fallback.Error(),

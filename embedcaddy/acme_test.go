@@ -142,6 +142,38 @@ func TestACMERestartNoNewOrder(t *testing.T) {
 	}
 }
 
+// A certificate from a short-lived profile is renewed before it expires,
+// with no restart: the served serial changes while the old one is valid.
+func TestACMERenewShortLived(t *testing.T) {
+	p := needPebble(t)
+	o := p.options(t, "short.openclawd.test", freePort(t))
+	o.ACMEProfile, o.RenewInterval = "shortlived", time.Second
+	o.Logger, _ = testLogger(t)
+	first := issue(t, p, newStopped(t, o), o)
+	if life := first.NotAfter.Sub(first.NotBefore); life > 2*shortLived {
+		t.Fatalf("certificate valid for %v; the shortlived profile gives %v", life, shortLived)
+	}
+	orders := p.orders.Load()
+	roots := p.roots(t)
+	var next *x509.Certificate
+	waitFor(t, 2*shortLived, "a renewed certificate", func() (err error) {
+		if next, err = handshake(roots, o.Domains[0], o.HTTPSPort); err != nil {
+			return err
+		}
+		if next.SerialNumber.Cmp(first.SerialNumber) == 0 {
+			return fmt.Errorf("still serial %x, valid until %s", first.SerialNumber, first.NotAfter.Format(time.TimeOnly))
+		}
+		return nil
+	})
+	if seen := time.Now(); !seen.Before(first.NotAfter) {
+		t.Errorf("the new certificate appeared at %s, after the old one expired at %s", seen.Format(time.TimeOnly), first.NotAfter.Format(time.TimeOnly))
+	}
+	if n := p.orders.Load() - orders; n < 1 {
+		t.Errorf("%d new orders for the renewal, want at least 1", n)
+	}
+	t.Logf("renewed %v before expiry", time.Until(first.NotAfter).Round(time.Second))
+}
+
 // A failing order shows up in Certificates().LastError (from the events).
 func TestACMEFailureReported(t *testing.T) {
 	p := needPebble(t)

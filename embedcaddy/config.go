@@ -164,8 +164,9 @@ func tlsApp(o Options, b *builder) caddytls.TLS {
 		issuer = mod(caddytls.InternalIssuer{CA: "local"}, "module", "internal")
 	} else {
 		iss := caddytls.ACMEIssuer{
-			CA:    o.ACMECA,
-			Email: o.Email,
+			CA:      o.ACMECA,
+			Email:   o.Email,
+			Profile: o.ACMEProfile,
 			Challenges: &caddytls.ChallengesConfig{
 				HTTP:     &caddytls.HTTPChallengeConfig{Disabled: o.DisableHTTPChallenge, AlternatePort: o.HTTPPort},
 				TLSALPN:  &caddytls.TLSALPNChallengeConfig{Disabled: o.DisableTLSALPN, AlternatePort: o.HTTPSPort},
@@ -178,7 +179,8 @@ func tlsApp(o Options, b *builder) caddytls.TLS {
 		issuer = mod(iss, "module", "acme")
 	}
 	return caddytls.TLS{Automation: &caddytls.AutomationConfig{
-		Policies: []*caddytls.AutomationPolicy{{SubjectsRaw: o.Domains, IssuersRaw: []json.RawMessage{issuer}}},
+		Policies:           []*caddytls.AutomationPolicy{{SubjectsRaw: o.Domains, IssuersRaw: []json.RawMessage{issuer}}},
+		RenewCheckInterval: caddy.Duration(o.RenewInterval),
 	}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 )
@@ -45,6 +46,13 @@ type Options struct {
 
 	Healthy func() bool  // nil means always healthy (dial failures still give the 503 page)
 	Logger  *slog.Logger // nil means a text handler on stderr
+
+	// ACMEProfile asks the CA for a certificate profile by name, e.g.
+	// Let's Encrypt's "shortlived"; empty is the CA's default.
+	ACMEProfile string
+	// RenewInterval is how often certificates are checked for renewal
+	// (Caddy's default 10m); tests with seconds-long certificates shorten it.
+	RenewInterval time.Duration
 
 	// Tests that must exercise exactly one challenge type.
 	DisableTLSALPN, DisableHTTPChallenge bool

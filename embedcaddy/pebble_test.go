@@ -98,7 +98,10 @@ func startPebble(t *testing.T) (*pebbleEnv, error) {
 		"ocspResponderURL":        "",
 		"domainBlocklist":         []string{"blocked.openclawd.test"},
 		"retryAfter":              map[string]int{"authz": 1, "order": 1},
-		"profiles":                map[string]any{"default": map[string]any{"validityPeriod": 7776000}},
+		"profiles": map[string]any{
+			"default":    map[string]any{"validityPeriod": 7776000},
+			"shortlived": map[string]any{"validityPeriod": shortLived / time.Second},
+		},
 	}})
 	cfgFile := filepath.Join(dir, "pebble.json")
 	if err := os.WriteFile(cfgFile, cfg, 0o600); err != nil {
@@ -141,6 +144,9 @@ func startPebble(t *testing.T) (*pebbleEnv, error) {
 	t.Logf("pebble up in %v: acme %s, http-01 port %d, tls-alpn-01 port %d", time.Since(start).Round(time.Millisecond), p.caURL, p.httpPort, p.tlsPort)
 	return p, nil
 }
+
+// shortLived is the validity of Pebble's "shortlived" profile.
+const shortLived = 30 * time.Second
 
 // get fetches a management API path over Pebble's minica-signed HTTPS.
 func (p *pebbleEnv) get(path string) ([]byte, error) {

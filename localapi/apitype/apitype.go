@@ -121,4 +121,17 @@ type CertStatus struct {
 	NotAfter  *time.Time `json:"not_after,omitempty"`
 	DaysLeft  int        `json:"days_left"`
 	LastError string     `json:"last_error,omitempty"`
+	// Check is the last wss:// handshake through the front end, made as a
+	// remote client would; nil until the first one ran.
+	Check *ProxyCheck `json:"check,omitempty"`
+}
+
+// ProxyCheck is one self-check's outcome. Code is "ok" or a stable
+// problem code (certificate_not_trusted, origin_not_allowed,
+// pairing_required, proxy_attribution_required, …).
+type ProxyCheck struct {
+	Code    string    `json:"code"`
+	Detail  string    `json:"detail,omitempty"`
+	Address string    `json:"address,omitempty"` // host:port dialled
+	At      time.Time `json:"at"`
 }

@@ -104,6 +104,11 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			if t.RootCert != "" {
 				fmt.Fprintf(w, "  root cert  %s (trust it on your devices)\n", t.RootCert)
 			}
+			for _, n := range t.Names {
+				if c := n.Check; c != nil {
+					fmt.Fprintf(w, "  remote     wss://%s: %s (checked %s ago via %s)\n", n.Name, c.Code, time.Since(c.At).Round(time.Second), c.Address)
+				}
+			}
 		}
 		if le := g.LastExit; le != nil {
 			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
