@@ -38,9 +38,9 @@ done`
 // machine is one booted (or bootable) guest with systemd as PID 1.
 type machine struct {
 	t     testing.TB
-	name  string   // nspawn machine name, also its cgroup's name
-	root  string   // the guest's root directory on the host
-	state string   // console.log, nspawn.pid, exit.rc
+	name  string // nspawn machine name, also its cgroup's name
+	root  string // the guest's root directory on the host
+	state string // console.log, nspawn.pid, exit.rc
 	host  *testnet.Host
 	cgs   []string // the machine's cgroup, one per hierarchy
 	loop  *exec.Cmd
