@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X github.com/openclawd/openclawd/daemon.Version=$(VERSION)
 DEV     := $(CURDIR)/.cache/dev
 export GOTOOLCHAIN := local
 
-.PHONY: build test vet bench run run-fake clean pin
+.PHONY: build test vet bench run run-fake clean pin deb
 
 build: bin/openclawd
 
@@ -51,6 +51,33 @@ run-fake: bin/openclawd bin/fakegateway
 # official site), or from SHASUMS=FILE where that is unreachable.
 pin:
 	$(GO) run ./internal/cmd/pin -node $(NODE) -openclaw $(OPENCLAW) $(if $(NPM),-npm $(NPM)) $(if $(SHASUMS),-shasums $(SHASUMS))
+
+# Debian packages: make deb [VERSION=1.2.3] [DEB_ARCHS=amd64] [DEB_DIST=dir]
+# -> $(DEB_DIST)/openclawd_<version>_<arch>.deb. A tag v1.2.3-rc1 becomes
+# 1.2.3~rc1; anything else 0.0.0~dev<commit time>.<commit>, which sorts
+# before every release. Needs the Go module proxy for nfpm, nothing else.
+DEB_ARCHS      ?= amd64 arm64
+DEB_DIST       ?= $(CURDIR)/dist
+DEB_MAINTAINER ?= openclawd maintainers <openclawd@users.noreply.github.com>
+NFPM           ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+deb:
+	@set -e; v='$(VERSION)'; v=$${v#v}; \
+	case "$$v" in [0-9]*) v=$$(printf %s "$$v" | tr - '~') ;; \
+	  *) v=0.0.0~dev$$(TZ=UTC git log -1 --date=format-local:%Y%m%d%H%M%S --format=%cd).$$(git rev-parse --short HEAD) ;; esac; \
+	expr "$$v" : '[0-9][0-9A-Za-z.+~]*$$' >/dev/null || { echo "make deb: $$v is not a Debian version" >&2; exit 2; }; \
+	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)}; \
+	mkdir -p '$(DEB_DIST)'; \
+	printf 'openclawd (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
+	  "$$v" "$$(git rev-parse --short HEAD)" '$(DEB_MAINTAINER)' "$$(LC_ALL=C date -u -R -d @$$epoch)" \
+	  | gzip -9n >'$(DEB_DIST)/changelog.gz'; \
+	for a in $(DEB_ARCHS); do \
+	  echo "make deb: openclawd $$v $$a"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath \
+	    -ldflags "-s -w -X github.com/openclawd/openclawd/daemon.Version=$$v" -o '$(DEB_DIST)'/$$a/openclawd ./cmd/openclawd; \
+	  GOARCH=$$a VERSION=$$v DEB_DIST='$(DEB_DIST)' DEB_MAINTAINER='$(DEB_MAINTAINER)' SOURCE_DATE_EPOCH=$$epoch \
+	    $(NFPM) package --config nfpm.yaml --packager deb --target '$(DEB_DIST)'/openclawd_$${v}_$$a.deb; \
+	done
 
 clean:
 	rm -rf bin .cache
