@@ -46,12 +46,8 @@ func (p *proxyChecks) result(name string) (health.ProxyResult, bool) {
 // changes, not at every check.
 func (d *Daemon) runProxyChecks(ctx context.Context) {
 	failures := 0
-	var timer *time.Timer
+	var wait <-chan time.Time // nil until the first trigger: the gateway's first healthy moment
 	for {
-		var wait <-chan time.Time
-		if iv := d.config().TLS.CheckInterval; iv > 0 && timer != nil {
-			wait = timer.C
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -60,10 +56,11 @@ func (d *Daemon) runProxyChecks(ctx context.Context) {
 		}
 		cfg := d.config()
 		if cfg.TLS.CheckInterval <= 0 || d.caddy == nil {
+			wait = nil
 			continue
 		}
 		if !d.gatewayHealthy() { // the answer would only be the starting page
-			timer = nil
+			wait = time.After(5 * time.Second)
 			continue
 		}
 		allOK := true
@@ -89,10 +86,11 @@ func (d *Daemon) runProxyChecks(ctx context.Context) {
 		if allOK {
 			failures = 0
 		} else {
+			// Sooner after a failure: a certificate may be on its way.
 			next = min(next, 10*time.Second<<min(failures, 8))
 			failures++
 		}
-		timer = time.NewTimer(next)
+		wait = time.After(next)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
+	"github.com/openclawd/openclawd/internal/testnet"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
 
@@ -60,6 +61,7 @@ type instance struct {
 	cmd      *exec.Cmd
 	stderr   *fgtest.SyncBuffer
 	exited   chan struct{}
+	netns    *testnet.Host // nil: the test's own network namespace
 }
 
 type opts struct {
@@ -68,7 +70,8 @@ type opts struct {
 	env      []string          // openclawd's own extra environment
 	gwEnv    map[string]string // extra gateway.env
 	noStart  bool
-	health   string // replaces the health: block (benchmarks use the defaults)
+	health   string        // replaces the health: block (benchmarks use the defaults)
+	netns    *testnet.Host // run openclawd in this namespace
 }
 
 func freePort(t testing.TB) int {
@@ -104,7 +107,7 @@ func newInstance(t testing.TB, o opts) *instance {
 	in := &instance{t: t, dir: dir, port: freePort(t),
 		sock: filepath.Join(dir, "ctl.sock"), cfg: filepath.Join(dir, "openclawd.yaml"),
 		events: filepath.Join(dir, "events"), envDump: filepath.Join(dir, "env.json"),
-		modeFile: filepath.Join(dir, "mode")}
+		modeFile: filepath.Join(dir, "mode"), netns: o.netns}
 	in.setMode(o.mode)
 	env := map[string]string{
 		"FAKE_GATEWAY_MODE_FILE":  in.modeFile,
@@ -155,7 +158,11 @@ func (in *instance) setMode(mode string) {
 func (in *instance) start(env ...string) {
 	in.t.Helper()
 	in.stderr = &fgtest.SyncBuffer{}
-	in.cmd = exec.Command(bins.openclawd, "run", "--config", in.cfg)
+	argv := []string{bins.openclawd, "run", "--config", in.cfg}
+	if in.netns != nil {
+		argv = in.netns.Wrap(argv...) // ip netns exec: the pid is still openclawd's
+	}
+	in.cmd = exec.Command(argv[0], argv[1:]...)
 	in.cmd.Env = append(os.Environ(), env...)
 	in.cmd.Stderr = in.stderr
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -278,7 +285,11 @@ func (in *instance) cue(path string) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/__fake/%s", in.port, path), nil)
 	req.Header.Set("X-Fake-Token", in.token())
-	resp, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if in.netns != nil { // the gateway's loopback is the namespace's
+		hc = &http.Client{Transport: &http.Transport{DialContext: in.netns.DialContext}}
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		// exit cues may close the connection before answering
 		in.t.Logf("cue %s: %v", path, err)

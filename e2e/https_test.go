@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,74 +10,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/openclawd/openclawd/internal/fakegateway/fgtest"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
 
-// TestHTTPSInFront runs openclawd with tls.mode internal: a client that
-// trusts the root certificate status names completes the gateway's
-// WebSocket handshake through Caddy, sees the starting page while the
-// gateway is down, and gets through again after recovery.
+// TestHTTPSInFront runs openclawd with tls.mode internal on one network
+// host and a client on another: the client trusts the root certificate
+// status names, gets the gateway's own answers through Caddy, sees the
+// starting page while the gateway is down, and gets through again after.
 func TestHTTPSInFront(t *testing.T) {
 	t.Parallel()
-	const name = "gw.openclawd.test"
-	httpsPort, httpPort := freePort(t), freePort(t)
-	in := newInstance(t, opts{extraCfg: fmt.Sprintf("tls:\n  mode: internal\n  domain: [%s]\n  http_port: %d\n  https_port: %d\n  listen: 127.0.0.1\n",
-		name, httpPort, httpsPort)})
-	st := in.waitHealthy()
-	if st.TLS == nil || st.TLS.Mode != "internal" || st.TLS.RootCert == "" {
+	fe := newFrontEnd(t, false)
+	in := newInstance(t, opts{netns: fe.srv, extraCfg: fe.tlsConfig()})
+	st := fe.waitServed(t, in)
+	if st.TLS.Mode != "internal" || st.TLS.RootCert == "" {
 		t.Fatalf("status tls = %+v; want internal mode with a root certificate", st.TLS)
 	}
-	pem, err := os.ReadFile(st.TLS.RootCert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		t.Fatal("root certificate does not parse")
-	}
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: name},
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort))
-		},
-	}}
-	base := fmt.Sprintf("https://%s:%d", name, httpsPort)
+	hc := fe.client(t)
+	fe.checkAuthThroughProxy(t, in)
 
-	handshake := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(base, "https")+"/", &websocket.DialOptions{HTTPClient: hc})
-		if err != nil {
-			return err
-		}
-		defer c.CloseNow()
-		c.SetReadLimit(1 << 20)
-		var frame struct {
-			Type, Event string
-			OK          bool
-			Payload     json.RawMessage
-		}
-		if _, b, err := c.Read(ctx); err != nil || json.Unmarshal(b, &frame) != nil || frame.Event != "connect.challenge" {
-			return fmt.Errorf("no connect.challenge: %v %s", err, b)
-		}
-		req := fmt.Sprintf(`{"type":"req","id":"1","method":"connect","params":{"minProtocol":4,"maxProtocol":4,"client":{"id":"gateway-client","version":"0.0.1","platform":"linux","mode":"backend"},"role":"operator","scopes":["operator.read"],"auth":{"token":%q}}}`, in.token())
-		if err := c.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
-			return err
-		}
-		_, b, err := c.Read(ctx)
-		if err != nil || !strings.Contains(string(b), `"hello-ok"`) {
-			return fmt.Errorf("no hello-ok: %v %.200s", err, b)
-		}
-		return nil
-	}
-	// Caddy may still be fetching its first internal leaf: wait for it.
-	var last error
-	fgtest.WaitFor(t, 30*time.Second, "a wss:// handshake through Caddy", func() bool { last = handshake(); return last == nil })
-
-	resp, err := hc.Get(base + "/.well-known/openclawd/health")
+	resp, err := hc.Get("https://" + fe.name + "/.well-known/openclawd/health")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,16 +40,15 @@ func TestHTTPSInFront(t *testing.T) {
 
 	// The gateway's side matches: it accepts the https origin.
 	b, _ := os.ReadFile(filepath.Join(in.dir, "state", "openclaw", "openclaw.json"))
-	origin := fmt.Sprintf("https://%s:%d", name, httpsPort)
-	if !strings.Contains(string(b), `"allowedOrigins": [`) || !strings.Contains(string(b), origin) {
-		t.Errorf("openclaw.json lacks allowedOrigins/publicOrigin %s:\n%s", origin, b)
+	if !strings.Contains(string(b), `"allowedOrigins": [`) || !strings.Contains(string(b), "https://"+fe.name) {
+		t.Errorf("openclaw.json lacks allowedOrigins/publicOrigin https://%s:\n%s", fe.name, b)
 	}
 
 	// An outage shows the starting page, not a raw 502.
 	in.setMode("exit78")
 	in.cue("exit?code=1") // crash: the restart hits the bad config and fails
 	in.waitStatus("failed", 30*time.Second, func(s apitype.Status, _ int) bool { return s.Gateway.State == "failed" })
-	resp, err = hc.Get(base + "/")
+	resp, err = hc.Get("https://" + fe.name + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +61,74 @@ func TestHTTPSInFront(t *testing.T) {
 	in.setMode("normal")
 	in.cli("restart", "--socket", in.sock)
 	in.waitHealthy()
-	fgtest.WaitFor(t, 30*time.Second, "a wss:// handshake after recovery", func() bool { last = handshake(); return last == nil })
+	var last string
+	fgtest.WaitFor(t, 30*time.Second, "a wss:// handshake after recovery", func() bool {
+		last, _ = fe.connect(t, hc, wsClient{token: in.token()})
+		return last == "hello-ok scopes=0"
+	})
 
 	out, _ := in.cli("status", "--socket", in.sock)
-	if !strings.Contains(out, "https      internal; "+name) || !strings.Contains(out, "root cert") {
-		t.Errorf("human status lacks the https lines:\n%s", out)
+	for _, want := range []string{"https      internal; " + fe.name, "root cert", "remote     wss://" + fe.name + ": ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("human status lacks %q:\n%s", want, out)
+		}
 	}
+}
+
+// TestACMEInFront is the whole path of a VPS: a certificate from an ACME CA
+// (Pebble, validating over the test network), a remote client verifying it
+// against the CA's root, and no new order after openclawd restarts.
+func TestACMEInFront(t *testing.T) {
+	t.Parallel()
+	fe := newFrontEnd(t, true)
+	in := newInstance(t, opts{netns: fe.srv, extraCfg: fe.tlsConfig(), env: fe.env()})
+	st := fe.waitServed(t, in)
+	cert := st.TLS.Names[0]
+	if st.TLS.Mode != "acme" || !strings.Contains(cert.Issuer, "Pebble") || cert.DaysLeft < 80 {
+		t.Errorf("status tls = %+v, name %+v; want acme, issued by Pebble, ~90 days left", st.TLS, cert)
+	}
+	fe.checkAuthThroughProxy(t, in)
+	serial := servedSerial(t, fe)
+	orders := fe.pebble.Orders()
+
+	// http:// redirects to https:// for remote clients.
+	hc := fe.client(t)
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get("http://" + fe.name + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || loc != "https://"+fe.name+"/x" {
+		t.Errorf("http:// answered %d Location %q; want a redirect to https://%s/x", resp.StatusCode, loc, fe.name)
+	}
+
+	// A restart keeps the certificate: same serial, no new order.
+	if rc := in.stop(); rc != 0 {
+		t.Fatalf("openclawd exited %d on SIGTERM", rc)
+	}
+	in.start(fe.env()...)
+	fe.waitServed(t, in)
+	if got := servedSerial(t, fe); got != serial {
+		t.Errorf("serial %s after restart, want %s", got, serial)
+	}
+	if n := fe.pebble.Orders() - orders; n != 0 {
+		t.Errorf("%d new ACME orders after a restart, want 0", n)
+	}
+}
+
+// servedSerial is the serial of the certificate a remote client is served.
+func servedSerial(t *testing.T, fe *frontEnd) string {
+	t.Helper()
+	hc := fe.client(t)
+	resp, err := hc.Get("https://" + fe.name + "/.well-known/openclawd/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cs *tls.ConnectionState = resp.TLS
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		t.Fatal("no TLS state")
+	}
+	return fmt.Sprintf("%x", cs.PeerCertificates[0].SerialNumber)
 }
