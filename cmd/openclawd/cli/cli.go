@@ -43,6 +43,8 @@ func init() {
 		{"migrate-legacy", "copy clawdbot-era gateway state in (the original is kept)", migrateLegacyCmd},
 		{"token", "print the gateway token (for the Control UI and clients)", tokenCmd},
 		{"doctor", "check config, runtime, legacy state, git and the daemon; change nothing", doctorCmd},
+		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
+		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},
 		{"version", "print the version", versionCmd},
 	}
 }
