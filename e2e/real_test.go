@@ -223,4 +223,28 @@ func TestRealGateway(t *testing.T) {
 			t.Error("the gateway did not report a clean shutdown")
 		}
 	})
+
+	// The same state, now behind Caddy on a network host of its own, with a
+	// certificate from an ACME CA: remote clients get the real gateway's
+	// answers (§13), and new devices must pair.
+	t.Run("through Caddy from another host", func(t *testing.T) {
+		in.t = t
+		fe := newFrontEnd(t, true)
+		b, err := os.ReadFile(in.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(in.cfg, append(b, "\n"+fe.tlsConfig()...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The runtime is installed already: nothing to fetch from inside
+		// the namespace, which has no route out.
+		in.netns = fe.srv
+		in.start(fe.env()...)
+		st := fe.waitServed(t, in)
+		if !st.Healthy || st.Health.Version != pins.OpenclawVersion {
+			t.Errorf("status %+v; want the real gateway, healthy", st.Health)
+		}
+		fe.checkAuthThroughProxy(t, in)
+	})
 }
