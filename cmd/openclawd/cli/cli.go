@@ -44,6 +44,7 @@ func init() {
 		{"token", "print the gateway token (for the Control UI and clients)", tokenCmd},
 		{"doctor", "check config, runtime, legacy state, git and the daemon; change nothing", doctorCmd},
 		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
+		{"openclaw", "run the openclaw CLI against this gateway (e.g. `devices approve ID`), as its user", openclawCmd},
 		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},
 		{"version", "print the version", versionCmd},
 	}

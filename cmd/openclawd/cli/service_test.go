@@ -269,6 +269,7 @@ func TestServiceSystemd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own namespace and files
 			dir := t.TempDir()
 			e := env{dir: dir, cfg: filepath.Join(dir, "etc", "openclawd.yaml"), realBin: filepath.Join(dir, "real", "openclawd")}
 			if tt.brew {

@@ -110,6 +110,9 @@ func (o *setup) run(ctx context.Context) int {
 	case errors.As(err, &inv):
 		fmt.Fprintf(o.errw, "openclawd: %v\n", err)
 		return ExitConfig
+	case errors.Is(err, os.ErrPermission) && os.Geteuid() != 0:
+		fmt.Fprintf(o.errw, "openclawd: %v\n(setup changes root's files: run it with sudo)\n", err)
+		return ExitFailure
 	case err != nil:
 		fmt.Fprintf(o.errw, "openclawd: %v\n", err)
 		return ExitFailure
