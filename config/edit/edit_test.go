@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/openclawd/openclawd/packaging"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -63,15 +65,26 @@ func TestExampleGolden(t *testing.T) {
 	}
 }
 
-// TestLiveExample guards against the shipped example drifting into a
-// shape the editor cannot handle.
-func TestLiveExample(t *testing.T) {
-	in, err := os.ReadFile("../../openclawd.example.yaml")
+// TestShippedConfigs guards against the example and the packaged configs
+// drifting into a shape the editor cannot handle: setup edits them.
+func TestShippedConfigs(t *testing.T) {
+	example, err := os.ReadFile("../../openclawd.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Apply(in, setupEdits...); err != nil {
-		t.Fatal(err)
+	for name, doc := range map[string]string{
+		"openclawd.example.yaml": string(example),
+		"packaging linux":        packaging.LinuxConfig(),
+		"packaging darwin":       packaging.DarwinConfigFile("/opt/homebrew"),
+	} {
+		out, changed, err := Apply([]byte(doc), setupEdits...)
+		if err != nil || !changed {
+			t.Errorf("%s: changed %v, %v", name, changed, err)
+			continue
+		}
+		if d := strings.Count(string(out), "\n") - strings.Count(doc, "\n"); d != 0 {
+			t.Errorf("%s: %+d lines; every key exists, so none should be added", name, d)
+		}
 	}
 }
 

@@ -206,15 +206,8 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	// (e) Start or restart, then wait for health.
 	if o.noStart {
 		fmt.Fprintln(o.out, "not starting openclawd (--no-start)")
-	} else {
-		rc, started := o.startAndWait(ctx, cfg, len(changedKeys) > 0 || envChanged || tokenNew)
-		if rc != ExitOK {
-			return rc, nil
-		}
-		if !started {
-			o.printNext(cfg)
-			return ExitOK, nil
-		}
+	} else if rc := o.startAndWait(ctx, cfg, len(changedKeys) > 0 || envChanged || tokenNew); rc != ExitOK {
+		return rc, nil
 	}
 	// (f) Where to go from here.
 	o.printNext(cfg)
@@ -450,16 +443,15 @@ func (o *setup) secrets() (map[string]string, error) {
 }
 
 // startAndWait restarts openclawd through the service manager (unless
-// nothing changed and it is healthy already) and waits for health. started
-// is false when there was nothing to wait for.
-func (o *setup) startAndWait(ctx context.Context, cfg *config.Config, changed bool) (rc int, started bool) {
+// nothing changed and it is healthy already) and waits for health.
+func (o *setup) startAndWait(ctx context.Context, cfg *config.Config, changed bool) int {
 	client := localapi.NewClient(cfg.Control.Socket)
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	before, err := client.Status(qctx)
 	cancel()
 	if err == nil && !changed && before.Healthy {
 		fmt.Fprintln(o.out, "openclawd is running and healthy, and nothing changed: not restarting it")
-		return ExitOK, false
+		return ExitOK
 	}
 	oldPID := 0
 	if err == nil {
@@ -473,12 +465,12 @@ func (o *setup) startAndWait(ctx context.Context, cfg *config.Config, changed bo
 	switch err := o.start(ctx, cfg); {
 	case errors.Is(err, errNoServiceManager):
 		fmt.Fprintf(o.out, "no service manager runs this host (no %s), so setup cannot start openclawd.\nRun it in the foreground, or under this host's own supervisor:\n  sudo openclawd run --config %s\n", host.systemdDir, o.config)
-		return ExitOK, false
+		return ExitOK
 	case err != nil:
 		fmt.Fprintf(o.errw, "openclawd: %v\n", err)
-		return ExitFailure, false
+		return ExitFailure
 	}
-	return o.waitHealthy(ctx, client, oldPID), true
+	return o.waitHealthy(ctx, client, oldPID)
 }
 
 // waitHealthy polls the control socket until a new openclawd (not oldPID)
