@@ -104,7 +104,7 @@ func managedPlatform() error {
 	case "linux-systemd", "darwin-launchd":
 		return nil
 	default:
-		return fmt.Errorf("no systemd or launchd runs this host (kardianos/service found %s), so there is no service to install; run `openclawd run --config FILE` under the host's own supervisor instead", p)
+		return fmt.Errorf("no systemd or launchd runs this host (kardianos/service found %s), and `openclawd service` works with those only; run `openclawd run --config FILE` under the host's own supervisor instead", p)
 	}
 }
 

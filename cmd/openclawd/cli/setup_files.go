@@ -230,6 +230,8 @@ func startService(ctx context.Context, cfg *config.Config) error {
 		if _, err := os.Stat(host.systemdDir); err != nil {
 			return errNoServiceManager
 		}
+		// After a bad config, systemd may have given up (StartLimitBurst).
+		_ = runTool("systemctl", "reset-failed", packaging.SystemdUnitName)
 		if err := runTool("systemctl", "restart", "--no-block", packaging.SystemdUnitName); err != nil {
 			return fmt.Errorf("%w\n(is the service installed? `sudo openclawd service install`)", err)
 		}
