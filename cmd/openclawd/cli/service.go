@@ -24,7 +24,10 @@ var host = struct {
 	exe        func() (string, error) // the running binary
 	dpkgList   string                 // present when the .deb is installed
 	systemdDir string                 // present when systemd runs the host
-}{os.Executable, "/var/lib/dpkg/info/openclawd.list", "/run/systemd/system"}
+	hidden     []string               // what the unit hides from the service
+}{os.Executable, "/var/lib/dpkg/info/openclawd.list", "/run/systemd/system",
+	// ProtectHome=yes and PrivateTmp=yes in packaging/openclawd.service.
+	[]string{"/home", "/root", "/run/user", "/tmp", "/var/tmp"}}
 
 // binary is the running openclawd with symlinks resolved: the unit must
 // name the real file, not a link a later install may repoint.
@@ -191,9 +194,42 @@ func failf(stderr io.Writer, format string, a ...any) int {
 	return ExitFailure
 }
 
+// serviceCanReach refuses a binary or config the service could not open:
+// the unit hides some trees (Linux), and the service user needs search
+// permission on every directory above path.
+func serviceCanReach(path string, acct account) error {
+	if runtime.GOOS == "linux" {
+		for _, h := range host.hidden {
+			if path == h || strings.HasPrefix(path, h+"/") {
+				return fmt.Errorf("%s is under %s, which the unit hides from the service (ProtectHome=yes, PrivateTmp=yes)", path, h)
+			}
+		}
+	}
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		_, gid := owner(fi)
+		if p := fi.Mode().Perm(); p&0o001 == 0 && (p&0o010 == 0 || acct.gid < 0 || gid != acct.gid) {
+			return fmt.Errorf("the %s user cannot reach %s: %s is mode %04o", serviceUser, path, d, p)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // serviceInstall prepares what the unit needs (user, config, env file,
 // state dir), then writes and enables the unit. It is safe to repeat.
 func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Writer) int {
+	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm()&0o001 == 0 {
+		err = errors.Join(err, fmt.Errorf("%s is not executable by others", bin))
+		return failf(stderr, "%v\ninstall it where the service can run it: sudo install -m 0755 %s /usr/local/bin/openclawd && sudo /usr/local/bin/openclawd service install", err, bin)
+	}
+	if err := serviceCanReach(bin, serviceAccount()); err != nil {
+		return failf(stderr, "%v\ninstall it where the service can run it: sudo install -m 0755 %s /usr/local/bin/openclawd && sudo /usr/local/bin/openclawd service install", err, bin)
+	}
 	if err := ensureServiceGroup(); err != nil {
 		return failf(stderr, "%v", err)
 	}
@@ -211,6 +247,9 @@ func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Wr
 		return failf(stderr, "%v", err)
 	}
 	acct := serviceAccount()
+	if err := serviceCanReach(cfgPath, acct); err != nil {
+		return failf(stderr, "%v\nkeep the config where the service can read it: %s (the default)", err, config.DefaultPath)
+	}
 	if f := cfg.Gateway.EnvFile; f != "" {
 		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
 			if err := writeFileAs(f, []byte(envFileHeader), 0o600, acct.uid, acct.gid); err != nil {

@@ -41,6 +41,8 @@ func TestServiceHelper(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("OPENCLAWD_TEST_STEP"))
 	exe := os.Getenv("OPENCLAWD_TEST_EXE")
 	host.exe = func() (string, error) { return exe, nil }
+	// The test's files live under /tmp, which the unit would hide.
+	host.hidden = filepath.SplitList(os.Getenv("OPENCLAWD_TEST_HIDDEN"))
 	os.Exit(Main(steps[n], os.Stdout, os.Stderr))
 }
 
@@ -123,7 +125,7 @@ func runInNamespace(t *testing.T, dir, exe string, env []string, steps ...[]stri
 	testbin, _ := os.Executable()
 	cmd := exec.Command("unshare", "--mount", "--fork", "sh", "-c", nsScript)
 	cmd.Env = append(os.Environ(), "T="+dir, "TESTBIN="+testbin, "NSTEPS="+strconv.Itoa(len(steps)),
-		helperEnv+"="+dir, "OPENCLAWD_TEST_EXE="+exe, "PATH="+bin+":"+os.Getenv("PATH"))
+		helperEnv+"="+dir, "OPENCLAWD_TEST_EXE="+exe, "OPENCLAWD_TEST_HIDDEN=", "PATH="+bin+":"+os.Getenv("PATH"))
 	cmd.Env = append(cmd.Env, env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("namespace script: %v\n%s", err, out)
@@ -174,6 +176,7 @@ func TestServiceSystemd(t *testing.T) {
 		name    string
 		nsEnv   []string
 		brew    bool   // the binary lives in a Homebrew Cellar
+		private bool   // the binary's directory is 0700
 		seed    string // an existing unit file
 		steps   []func(env) []string
 		wantRC  []int
@@ -260,6 +263,12 @@ func TestServiceSystemd(t *testing.T) {
 					t.Error("/etc/init.d/openclawd written")
 				}
 			}},
+		{name: "refused for a binary the unit would hide",
+			nsEnv: []string{"OPENCLAWD_TEST_HIDDEN=/home:/tmp"}, steps: []func(env) []string{install}, wantRC: []int{ExitFailure},
+			calls: [][]string{nil}, wantOut: []string{"which the unit hides from the service", "sudo install -m 0755 "}},
+		{name: "refused for a binary the service user cannot reach",
+			private: true, steps: []func(env) []string{install}, wantRC: []int{ExitFailure},
+			calls: [][]string{nil}, wantOut: []string{"the openclawd user cannot reach", "is mode 0700", "sudo install -m 0755 "}},
 		{name: "refused on a .deb install",
 			nsEnv: []string{"DPKG=1"}, steps: []func(env) []string{install}, wantRC: []int{ExitFailure},
 			calls: [][]string{nil}, wantOut: []string{"installed by the openclawd .deb", "sudo systemctl enable --now openclawd"}},
@@ -280,6 +289,12 @@ func TestServiceSystemd(t *testing.T) {
 			os.MkdirAll(filepath.Dir(e.realBin), 0o755)
 			os.MkdirAll(filepath.Dir(link), 0o755)
 			os.WriteFile(e.realBin, nil, 0o755)
+			// The service user must be able to reach the binary and config.
+			os.Chmod(filepath.Dir(dir), 0o755)
+			os.Chmod(dir, 0o755)
+			if tt.private {
+				os.Chmod(filepath.Dir(e.realBin), 0o700)
+			}
 			if err := os.Symlink(e.realBin, link); err != nil {
 				t.Fatal(err)
 			}
