@@ -56,7 +56,9 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 		return false, invalid("%v (fix it by hand first)", err)
 	}
 	out, keys := mergeEnv(old, oldVals, vals)
-	if got, err := config.ParseEnv(path, out); err != nil || !sameValues(got, oldVals, vals) {
+	want := maps.Clone(oldVals)
+	maps.Copy(want, vals)
+	if got, err := config.ParseEnv(path, out); err != nil || !maps.Equal(got, want) {
 		return false, fmt.Errorf("internal error: the merged env file would not read back as written (%v)", err)
 	}
 	if acct.uid < 0 && acct.gid < 0 { // not root, or no service user: keep the owner
@@ -98,30 +100,6 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 	}
 	fmt.Fprintf(o.out, "%s: unchanged\n", path)
 	return false, nil
-}
-
-func sameValues(got, old, vals map[string]string) bool {
-	for k, v := range old {
-		if _, set := vals[k]; !set && got[k] != v {
-			return false
-		}
-	}
-	for k, v := range vals {
-		if got[k] != v {
-			return false
-		}
-	}
-	return len(got) == len(old)+countNew(old, vals)
-}
-
-func countNew(old, vals map[string]string) int {
-	n := 0
-	for k := range vals {
-		if _, ok := old[k]; !ok {
-			n++
-		}
-	}
-	return n
 }
 
 var envLineRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=`)
