@@ -43,7 +43,7 @@ func TestDeb(t *testing.T) {
 		return filepath.Join(dist, "openclawd_"+version+"_amd64.deb")
 	}
 	deb := build(filepath.Join(t.TempDir(), "dist"))
-	run := func(name string, args ...string) string {
+	run := func(t *testing.T, name string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(name, args...)
 		cmd.Env = append(os.Environ(), "TZ=UTC")
@@ -67,7 +67,7 @@ func TestDeb(t *testing.T) {
 
 	t.Run("control fields", func(t *testing.T) {
 		fields := map[string]string{}
-		for _, line := range strings.Split(run(dpkgDeb, "-f", deb), "\n") {
+		for _, line := range strings.Split(run(t, dpkgDeb, "-f", deb), "\n") {
 			if k, v, ok := strings.Cut(line, ": "); ok && !strings.HasPrefix(k, " ") {
 				fields[k] = v
 			}
@@ -91,7 +91,7 @@ func TestDeb(t *testing.T) {
 		type entry struct{ mode, owner string }
 		got := map[string]entry{}
 		mtime := time.Unix(epoch, 0).UTC().Format("2006-01-02 15:04")
-		for _, line := range strings.Split(strings.TrimSpace(run(dpkgDeb, "-c", deb)), "\n") {
+		for _, line := range strings.Split(strings.TrimSpace(run(t, dpkgDeb, "-c", deb)), "\n") {
 			f := strings.Fields(line) // mode owner size date time path
 			if len(f) != 6 {
 				t.Fatalf("unexpected line %q", line)
@@ -129,7 +129,7 @@ func TestDeb(t *testing.T) {
 	})
 
 	ctrl := filepath.Join(t.TempDir(), "DEBIAN")
-	run(dpkgDeb, "-e", deb, ctrl)
+	run(t, dpkgDeb, "-e", deb, ctrl)
 	t.Run("conffiles", func(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(ctrl, "conffiles"))
 		if err != nil {
@@ -152,7 +152,7 @@ func TestDeb(t *testing.T) {
 	}
 
 	root := filepath.Join(t.TempDir(), "root")
-	run(dpkgDeb, "-x", deb, root)
+	run(t, dpkgDeb, "-x", deb, root)
 	files := []struct{ installed, source string }{
 		{"usr/lib/systemd/system/openclawd.service", "openclawd.service"},
 		{"etc/openclawd/openclawd.yaml", "openclawd.yaml"},
@@ -180,7 +180,7 @@ func TestDeb(t *testing.T) {
 				t.Error("dynamically linked (CGO_ENABLED=0 expected)")
 			}
 		}
-		if out := run(bin, "version"); strings.TrimSpace(out) != "openclawd "+version {
+		if out := run(t, bin, "version"); strings.TrimSpace(out) != "openclawd "+version {
 			t.Errorf("openclawd version: %q, want the package version", out)
 		}
 	})
@@ -197,11 +197,14 @@ func TestDeb(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(t.TempDir(), "openclawd.yaml")
-		s := strings.Replace(string(b), "env_file: /etc/openclawd/gateway.env", "env_file: "+env, 1)
+		s, err := replaceEach(string(b), "\n  env_file: /etc/openclawd/gateway.env\n", "\n  env_file: "+env+"\n")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		run(bin, "validate", "--config", cfg)
+		run(t, bin, "validate", "--config", cfg)
 	})
 
 	t.Run("changelog", func(t *testing.T) {
