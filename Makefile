@@ -24,9 +24,11 @@ test: vet
 	$(GO) test -race -tags systest -count=1 -timeout 60m ./...
 
 # Benchmarks: recovery after kill -9, hang detection, RSS and idle CPU,
-# log flood cost. Numbers go in closing notes, not assertions.
+# log flood cost; HTTP and WebSocket through the embedded Caddy against
+# direct and stock Caddy (FrontEnd). Numbers go in closing notes, not assertions.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
+	$(GO) test -run '^$$' -bench '^Benchmark[^F]' -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
+	$(GO) test -run '^$$' -bench FrontEnd -benchtime 3000x -count 3 -timeout 30m ./e2e/
 
 # A local openclawd running the real gateway, state under .cache/dev. Node
 # comes from a mirror built from the npm registry (internal/nodemirror),

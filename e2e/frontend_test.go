@@ -41,7 +41,7 @@ const frontName = "openclawd.example.com" // under example.com: never a real hos
 // newFrontEnd builds the network and, for acme, Pebble. Clients trust
 // Pebble's issuing root; so does openclawd's self-check, through
 // SSL_CERT_FILE, as a host using a private ACME CA would.
-func newFrontEnd(t *testing.T, acme bool) *frontEnd {
+func newFrontEnd(t testing.TB, acme bool) *frontEnd {
 	n := testnet.New(t)
 	fe := &frontEnd{srv: n.Host("srv", 2), cli: n.Host("cli", 10), name: frontName}
 	if acme {
@@ -73,7 +73,7 @@ func (fe *frontEnd) env() []string {
 
 // waitServed waits until status shows a certificate and a passing
 // self-check; for internal mode it then trusts the root status names.
-func (fe *frontEnd) waitServed(t *testing.T, in *instance) apitype.Status {
+func (fe *frontEnd) waitServed(t testing.TB, in *instance) apitype.Status {
 	t.Helper()
 	st, _ := in.waitStatus("a certificate and a passing wss:// self-check", 3*time.Minute, func(s apitype.Status, rc int) bool {
 		return rc == 0 && s.TLS != nil && len(s.TLS.Names) == 1 && s.TLS.Names[0].NotAfter != nil &&
@@ -87,7 +87,7 @@ func (fe *frontEnd) waitServed(t *testing.T, in *instance) apitype.Status {
 
 // client is an HTTPS client on cli that trusts rootFile and sends every
 // request to srv, as DNS would.
-func (fe *frontEnd) client(t *testing.T) *http.Client {
+func (fe *frontEnd) client(t testing.TB) *http.Client {
 	t.Helper()
 	pem, err := os.ReadFile(fe.rootFile)
 	if err != nil {
@@ -115,25 +115,36 @@ type wsClient struct {
 
 // connect returns "hello-ok scopes=N", the gateway's refusal code, or
 // "http NNN" when the upgrade itself was refused.
-func (fe *frontEnd) connect(t *testing.T, hc *http.Client, c wsClient) (string, error) {
+func (fe *frontEnd) connect(t testing.TB, hc *http.Client, c wsClient) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, "wss://"+fe.name+"/", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: c.header})
+	conn, res, err := wsHandshake(ctx, hc, "wss://"+fe.name+"/", c)
+	if conn != nil {
+		conn.CloseNow()
+	}
+	return res, err
+}
+
+// wsHandshake dials url and completes the gateway's connect as c says. On
+// hello-ok it returns the open connection and "hello-ok scopes=N";
+// otherwise the refusal code or "http NNN".
+func wsHandshake(ctx context.Context, hc *http.Client, url string, c wsClient) (*websocket.Conn, string, error) {
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: c.header})
 	if err != nil {
 		if resp != nil {
-			return fmt.Sprintf("http %d", resp.StatusCode), nil
+			return nil, fmt.Sprintf("http %d", resp.StatusCode), nil
 		}
-		return "", err
+		return nil, "", err
 	}
-	defer conn.CloseNow()
 	conn.SetReadLimit(1 << 20)
 	var challenge struct {
 		Event   string
 		Payload struct{ Nonce string }
 	}
 	if _, b, err := conn.Read(ctx); err != nil || json.Unmarshal(b, &challenge) != nil || challenge.Event != "connect.challenge" {
-		return "", fmt.Errorf("no connect.challenge: %v %.200s", err, b)
+		conn.CloseNow()
+		return nil, "", fmt.Errorf("no connect.challenge: %v %.200s", err, b)
 	}
 	params := map[string]any{
 		"minProtocol": 4, "maxProtocol": 4,
@@ -148,12 +159,14 @@ func (fe *frontEnd) connect(t *testing.T, hc *http.Client, c wsClient) (string, 
 	}
 	req, _ := json.Marshal(map[string]any{"type": "req", "id": "1", "method": "connect", "params": params})
 	if err := conn.Write(ctx, websocket.MessageText, req); err != nil {
-		return "", err
+		conn.CloseNow()
+		return nil, "", err
 	}
 	for {
 		_, b, err := conn.Read(ctx)
 		if err != nil {
-			return "", fmt.Errorf("waiting for the connect reply: %w", err)
+			conn.CloseNow()
+			return nil, "", fmt.Errorf("waiting for the connect reply: %w", err)
 		}
 		var f struct {
 			Type, ID string
@@ -172,13 +185,16 @@ func (fe *frontEnd) connect(t *testing.T, hc *http.Client, c wsClient) (string, 
 		}
 		switch {
 		case f.OK && f.Payload.Type == "hello-ok":
-			return fmt.Sprintf("hello-ok scopes=%d", len(f.Payload.Auth.Scopes)), nil
+			return conn, fmt.Sprintf("hello-ok scopes=%d", len(f.Payload.Auth.Scopes)), nil
 		case f.Error != nil && f.Error.Details.Code != "":
-			return f.Error.Details.Code, nil
+			conn.CloseNow()
+			return nil, f.Error.Details.Code, nil
 		case f.Error != nil:
-			return f.Error.Code, nil
+			conn.CloseNow()
+			return nil, f.Error.Code, nil
 		}
-		return "", fmt.Errorf("unexpected reply %.300s", b)
+		conn.CloseNow()
+		return nil, "", fmt.Errorf("unexpected reply %.300s", b)
 	}
 }
 

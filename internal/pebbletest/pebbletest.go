@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,7 +133,7 @@ func Start(t testing.TB, o Options) *Pebble {
 		c := exec.Command(argv[0], argv[1:]...)
 		c.Env = append(os.Environ(), env...)
 		c.Stdout, c.Stderr = p.log, p.log
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		setPdeathsig(c)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,3 @@
-// Package testnet builds private test networks out of network namespaces
-// (docs: system-tests.md §2.4): a bridge in its own namespace and hosts
-// attached to it by veth pairs, addressed from 198.18.0.0/15 (RFC 2544) and
-// fd5e:7e57::/64 only, with no route out. A test gets real "other hosts"
-// for clients, servers and an ACME CA without touching the machine's own
-// interfaces.
 package testnet
 
 import (
@@ -15,11 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Well-known hosts of a Net, as in system-tests.md §2.4.
@@ -136,39 +127,4 @@ func (h *Host) Listen(network, addr string) (net.Listener, error) {
 		return err
 	})
 	return ln, err
-}
-
-// in runs f on an OS thread moved into the namespace, then moves the
-// thread back. Letting the thread die instead would be simpler, but a
-// thread's exit fires the Pdeathsig of every child it ever started.
-func (h *Host) in(f func() error) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
-		}
-		defer home.Close()
-		ns, err := os.Open("/run/netns/" + h.NS)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- err
-			return
-		}
-		defer ns.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- fmt.Errorf("setns %s: %w", h.NS, err)
-			return
-		}
-		err = f()
-		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread() // back home: the thread may serve others
-		} // else stay locked: the runtime retires the thread with this goroutine
-		ch <- err
-	}()
-	return <-ch
 }
