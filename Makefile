@@ -27,7 +27,7 @@ test: vet
 # log flood cost; HTTP and WebSocket through the embedded Caddy against
 # direct and stock Caddy (FrontEnd). Numbers go in closing notes, not assertions.
 bench:
-	$(GO) test -run '^$$' -bench '^Benchmark[^F]' -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
+	$(GO) test -run '^$$' -bench . -skip FrontEnd -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
 	$(GO) test -run '^$$' -bench FrontEnd -benchtime 3000x -count 3 -timeout 30m ./e2e/
 
 # A local openclawd running the real gateway, state under .cache/dev. Node
