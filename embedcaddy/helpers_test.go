@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(notifyChildEnv) != "" {
 		os.Exit(notifyChild())
 	}
+	if dir := os.Getenv(bindChildEnv); dir != "" {
+		os.Exit(bindChild(dir))
+	}
 	code := m.Run()
 	pebbleShutdown()
 	os.Exit(code)
