@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// DefaultPath is where the service looks for its config file.
-const DefaultPath = "/etc/openclawd/openclawd.yaml"
+// DefaultPath is where the service looks for its config file:
+// /etc/openclawd/openclawd.yaml, or Homebrew's etc on macOS.
+var DefaultPath = defaultPath()
 
 // Config is the whole openclawd.yaml. Each field's comment states its default.
 type Config struct {

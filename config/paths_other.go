@@ -3,3 +3,5 @@
 package config
 
 const defaultSocket = "/var/run/openclawd/openclawd.sock"
+
+func defaultPath() string { return "/etc/openclawd/openclawd.yaml" }
