@@ -77,7 +77,7 @@ deb:
 	  echo "make deb: openclawd $$v $$a"; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath \
 	    -ldflags "-s -w -X github.com/openclawd/openclawd/daemon.Version=$$v" -o '$(DEB_DIST)'/$$a/openclawd ./cmd/openclawd; \
-	  GOARCH=$$a VERSION=$$v DEB_DIST='$(DEB_DIST)' DEB_MAINTAINER='$(DEB_MAINTAINER)' SOURCE_DATE_EPOCH=$$epoch \
+	  GOOS= GOARCH= DEB_ARCH=$$a VERSION=$$v DEB_DIST='$(DEB_DIST)' DEB_MAINTAINER='$(DEB_MAINTAINER)' SOURCE_DATE_EPOCH=$$epoch \
 	    $(NFPM) package --config nfpm.yaml --packager deb --target '$(DEB_DIST)'/openclawd_$${v}_$$a.deb; \
 	done
 
