@@ -188,7 +188,9 @@ func (p *pebbleEnv) options(t *testing.T, domain string, gatewayPort int) Option
 	return Options{
 		Mode: ModeACME, Domains: []string{domain}, Email: "test@openclawd.test",
 		ACMECA: p.caURL, ACMECARoot: p.rootPEMFile, ListenHost: "127.0.0.1",
-		HTTPPort: p.httpPort, HTTPSPort: p.tlsPort, GatewayPort: gatewayPort,
+		// Pebble picks a random profile for orders that name none.
+		ACMEProfile: "default",
+		HTTPPort:    p.httpPort, HTTPSPort: p.tlsPort, GatewayPort: gatewayPort,
 		StorageDir: t.TempDir(),
 	}
 }

@@ -33,11 +33,13 @@ import (
 
 // Options place one Pebble.
 type Options struct {
-	Host        *testnet.Host            // nil: loopback of the current namespace
-	HTTPPort    int                      // where Pebble validates http-01 (default 80)
-	TLSPort     int                      // where it validates tls-alpn-01 (default 443)
-	DefaultIPv4 string                   // what the mock DNS answers for every name (default the listen address)
-	Profiles    map[string]time.Duration // certificate profiles beyond "default" (90 days)
+	Host        *testnet.Host // nil: loopback of the current namespace
+	HTTPPort    int           // where Pebble validates http-01 (default 80)
+	TLSPort     int           // where it validates tls-alpn-01 (default 443)
+	DefaultIPv4 string        // what the mock DNS answers for every name (default the listen address)
+	// Profiles are certificate profiles beyond "default" (90 days). With
+	// any, Pebble picks one at random for orders that name none.
+	Profiles map[string]time.Duration
 }
 
 // Pebble is a running CA.
