@@ -230,8 +230,8 @@ func (d *Daemon) onHealthy() {
 }
 
 // ready sends READY=1 once: when the gateway is first healthy, or when it
-// has failed for good. In the second case openclawd must stay up to say why,
-// rather than be killed and restarted by systemd's start timeout.
+// has failed or backs off. Then openclawd must stay up to say why, rather
+// than be killed and restarted by systemd's start timeout.
 func (d *Daemon) ready(why string) {
 	d.readyOnce.Do(func() {
 		d.readySent.Store(true)
@@ -257,7 +257,10 @@ func (d *Daemon) notifyStatus() {
 	if phase := d.prov.Phase(); phase != "" {
 		line += ": " + phase
 	}
-	if ss.State == supervisor.Failed {
+	if ss.State == supervisor.Failed || ss.State == supervisor.Backoff {
+		// openclawd is up and says why in status; holding READY back would
+		// only have systemd kill it at the start timeout (e.g. offline, the
+		// first download failing) and start the same failure again.
 		d.ready(line)
 	}
 	if ss.State == supervisor.Starting && !d.isReady() {
