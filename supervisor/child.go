@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/caps"
 	"github.com/openclawd/openclawd/internal/logpipe"
 	"github.com/openclawd/openclawd/internal/sockets"
 )
@@ -69,7 +70,7 @@ func startChild(spec Spec, stdout, stderr io.Writer) (*child, error) {
 	}
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = outW, errW
-	err = cmd.Start()
+	err = caps.Start(cmd) // the gateway never binds privileged ports
 	outW.Close()
 	errW.Close()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/caps"
 	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/runtime/fetch"
 	"github.com/openclawd/openclawd/runtime/node"
@@ -201,7 +202,7 @@ func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc str
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan struct{})
 	go reportNPM(o.Log, dir, args[1], done)
-	err := cmd.Run()
+	err := caps.Run(cmd) // install scripts get none of openclawd's capabilities
 	close(done)
 	if err != nil {
 		return fmt.Errorf("npm %s: %w\n%s", args[1], err, tailText(out.String(), 20))
@@ -270,12 +271,14 @@ func checkLauncher(ctx context.Context, o InstallOptions, cred *credential, dir 
 	cmd.Env = childEnv(o.Node, dir)
 	cmd.SysProcAttr = cred.sysProcAttr()
 	cmd.Cancel = killGroup(cmd)
-	out, err := cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := caps.Run(cmd)
 	if err != nil {
-		return fmt.Errorf("running the installed openclaw (%s --version): %w\n%s", launcher, err, tailText(string(out), 10))
+		return fmt.Errorf("running the installed openclaw (%s --version): %w\n%s", launcher, err, tailText(out.String(), 10))
 	}
-	if !strings.Contains(string(out), o.Version) {
-		return fmt.Errorf("the installed openclaw reports %q, not %s", strings.TrimSpace(tailText(string(out), 1)), o.Version)
+	if !strings.Contains(out.String(), o.Version) {
+		return fmt.Errorf("the installed openclaw reports %q, not %s", strings.TrimSpace(tailText(out.String(), 1)), o.Version)
 	}
 	return nil
 }
