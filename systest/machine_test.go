@@ -229,14 +229,29 @@ func (m *machine) waitRunning(oldBoot string, timeout time.Duration) error {
 	}
 }
 
-// reboot reboots the guest from inside and waits for the new boot.
+func (m *machine) nspawnPID() string {
+	b, _ := os.ReadFile(filepath.Join(m.state, "nspawn.pid"))
+	return strings.TrimSpace(string(b))
+}
+
+// reboot reboots the guest from inside and waits for the new boot. Until
+// the boot loop has started a new nspawn it watches only from the host:
+// commands entering a guest that is shutting down hold systemd-shutdown's
+// kill loop for up to twice 90 s.
 func (m *machine) reboot() {
 	m.t.Helper()
-	old := m.bootID()
-	if old == "" {
-		m.t.Fatal("reboot: no boot id")
+	old, oldPID := m.bootID(), m.nspawnPID()
+	if old == "" || oldPID == "" {
+		m.t.Fatal("reboot: the guest is not running")
 	}
-	m.g("systemctl", "reboot") // nsenter may lose its target mid-call
+	m.g("systemctl", "reboot")
+	deadline := time.Now().Add(2 * time.Minute)
+	for m.nspawnPID() == oldPID {
+		if !m.running() || time.Now().After(deadline) {
+			m.t.Fatalf("reboot: nspawn %s did not restart (exit codes %q); console:\n%s", oldPID, m.exitCodes(), m.console(30))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := m.waitRunning(old, 2*time.Minute); err != nil {
 		m.t.Fatalf("after reboot: %v", err)
 	}
