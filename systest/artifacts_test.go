@@ -87,7 +87,9 @@ func makeDebs(tb testing.TB, root string) (debPair, error) {
 	return p, os.RemoveAll(tree)
 }
 
-func debName(version string) string { return fmt.Sprintf("openclawd_%s_%s.deb", version, runtime.GOARCH) }
+func debName(version string) string {
+	return fmt.Sprintf("openclawd_%s_%s.deb", version, runtime.GOARCH)
+}
 
 // debFigures are a .deb's size on disk and its Installed-Size (KiB).
 func debFigures(tb testing.TB, deb string) (size int64, installedKiB int) {

@@ -19,18 +19,18 @@ import (
 )
 
 const (
-	domain    = "openclawd.example.com" // not localhost or an IP: those always get Caddy's internal CA
-	config    = "/etc/openclawd/openclawd.yaml"
-	stateDir  = "/var/lib/openclawd"
+	domain   = "openclawd.example.com" // not localhost or an IP: those always get Caddy's internal CA
+	config   = "/etc/openclawd/openclawd.yaml"
+	stateDir = "/var/lib/openclawd"
 	// Pebble's own HTTPS certificate, for --acme-ca-root: where an admin
 	// would have it (root only, and hidden from the service by
 	// ProtectHome), and a copy the service can read.
 	caRootPrivate = "/root/pebble-ca.pem"
 	caRoot        = "/usr/local/share/pebble-ca.pem"
-	fakeInVM  = "/usr/local/bin/fakegateway"
-	userData  = stateDir + "/openclaw/systest-user-data.json" // stands in for the gateway's own state
-	reboots   = 3
-	dpkgBound = 30 * time.Second // dpkg -i should take ~1 s; it must not wait for a download
+	fakeInVM      = "/usr/local/bin/fakegateway"
+	userData      = stateDir + "/openclaw/systest-user-data.json" // stands in for the gateway's own state
+	reboots       = 3
+	dpkgBound     = 30 * time.Second // dpkg -i should take ~1 s; it must not wait for a download
 )
 
 // figures are the scenario's measurements, logged at the end.
