@@ -76,8 +76,15 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		return fmt.Errorf("opening log file: %w", err)
 	}
 	defer logFile.Close()
+	// launchd appends stderr to a file it never rotates: there, only
+	// errors go to stderr, and the whole log to the rotated file that
+	// `openclawd logs` reads. journald rotates on its own.
+	stderrLevel := slog.LevelInfo
+	if underLaunchd() {
+		stderrLevel = slog.LevelError
+	}
 	log := slog.New(slog.NewMultiHandler(
-		slog.NewTextHandler(stderr, nil),
+		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: stderrLevel}),
 		slog.NewTextHandler(logFile, nil),
 	))
 	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(),
