@@ -47,8 +47,10 @@ type Daemon struct {
 	prov   provisioner
 	caddy  *embedcaddy.Server // nil when tls.mode is off
 	checks *proxyChecks       // wss:// self-checks through caddy
-	health *health.Checker
-	api    *localapi.Server
+
+	reloadReq chan chan reloadResult // `openclawd reload`, served by the main loop
+	health    *health.Checker
+	api       *localapi.Server
 
 	gwWatch    *fileWatch // openclaw.json; refreshed after openclawd's own writes
 	readyOnce  sync.Once
@@ -88,7 +90,8 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		slog.NewTextHandler(logFile, nil),
 	))
 	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(),
-		gwWatch: newFileWatch(filepath.Join(GatewayStateDir(cfg), "openclaw.json"))}
+		reloadReq: make(chan chan reloadResult),
+		gwWatch:   newFileWatch(filepath.Join(GatewayStateDir(cfg), "openclaw.json"))}
 	err = d.run(ctx)
 	if err != nil {
 		log.Error("openclawd stopped with an error", "err", err)
@@ -197,15 +200,19 @@ func (d *Daemon) run(ctx context.Context) error {
 			return d.shutdown()
 		case <-wd:
 			_, _ = sdnotify.Notify("WATCHDOG=1")
+		case reply := <-d.reloadReq:
+			msg, err := d.reload("openclawd reload")
+			reply <- reloadResult{msg, err}
+			watch = newFileWatch(d.config().Path, d.config().Gateway.EnvFile)
 		case <-hup:
-			d.reload("SIGHUP")
+			_, _ = d.reload("SIGHUP")
 			watch = newFileWatch(d.config().Path, d.config().Gateway.EnvFile)
 		case <-flush.C:
 			stdout.Flush() // repeat summaries go out even while the gateway is quiet
 			stderr.Flush()
 		case <-poll.C:
 			if watch.changed() {
-				d.reload("config file changed")
+				_, _ = d.reload("config file changed")
 				watch = newFileWatch(d.config().Path, d.config().Gateway.EnvFile)
 			}
 			if gwWatch.changed() {
@@ -313,21 +320,25 @@ func (d *Daemon) shutdown() error {
 
 // reload re-reads the config. An invalid file is reported and ignored; a
 // valid one applies to the next gateway start, and restarts a gateway that
-// failed, since the change may be its fix.
-func (d *Daemon) reload(why string) {
+// failed, since the change may be its fix. It returns what it did, for
+// `openclawd reload`.
+func (d *Daemon) reload(why string) (string, error) {
 	old := d.config()
 	cfg, err := config.Load(old.Path)
 	if err != nil {
 		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
-		return
+		return "", fmt.Errorf("config not reloaded; the running configuration stays: %w", err)
 	}
+	var notes []string
 	if cfg.Gateway.Port != old.Gateway.Port || cfg.StateDir != old.StateDir || cfg.Control != old.Control {
-		d.log.Warn("gateway.port, state_dir and control changes apply only after openclawd restarts (systemctl restart openclawd)")
+		msg := "gateway.port, state_dir and control changes apply only after openclawd restarts (systemctl restart openclawd)"
+		d.log.Warn(msg)
+		notes = append(notes, msg)
 		cfg.Gateway.Port, cfg.StateDir, cfg.Control = old.Gateway.Port, old.StateDir, old.Control
 	}
 	if err := Check(cfg); err != nil {
 		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
-		return
+		return "", fmt.Errorf("config not reloaded; the running configuration stays: %w", err)
 	}
 	d.mu.Lock()
 	d.cfg = cfg
@@ -335,17 +346,40 @@ func (d *Daemon) reload(why string) {
 	if d.caddy != nil && cfg.TLS.Mode != "off" {
 		if err := d.caddy.Reload(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err != nil {
 			d.log.Error("HTTPS config not applied; the previous one keeps serving", "err", err)
+			return "", fmt.Errorf("HTTPS config not applied; the previous one keeps serving: %w", err)
 		}
+		notes = append(notes, "HTTPS config applied; open connections stay")
 	} else if (d.caddy != nil) != (cfg.TLS.Mode != "off") {
-		d.log.Warn("turning tls on or off needs `systemctl restart openclawd`")
+		msg := "turning tls on or off needs `systemctl restart openclawd`"
+		d.log.Warn(msg)
+		notes = append(notes, msg)
 	}
 	d.checks.trigger()
 	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
 		d.log.Info("config reloaded; restarting the gateway", "why", why)
 		d.sup.Restart("configuration changed")
-		return
+		return strings.Join(append(notes, "config reloaded; the gateway, which was down, is restarting"), "; "), nil
 	}
 	d.log.Info("config reloaded: gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`); other settings need `systemctl restart openclawd`", "why", why)
+	return strings.Join(append(notes, "config reloaded; gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`)"), "; "), nil
+}
+
+// Reload implements localapi.Backend: the main loop reloads, as on SIGHUP,
+// and the answer comes back here.
+func (d *Daemon) Reload() (string, error) {
+	reply := make(chan reloadResult, 1)
+	select {
+	case d.reloadReq <- reply:
+	case <-time.After(10 * time.Second):
+		return "", errors.New("openclawd is busy; try again, or send SIGHUP")
+	}
+	r := <-reply
+	return r.msg, r.err
+}
+
+type reloadResult struct {
+	msg string
+	err error
 }
 
 // gatewayHealthy tells Caddy whether to proxy or show the starting page.

@@ -132,3 +132,38 @@ func servedSerial(t *testing.T, fe *frontEnd) string {
 	}
 	return fmt.Sprintf("%x", cs.PeerCertificates[0].SerialNumber)
 }
+
+// TestReload: `openclawd reload` says whether the config took. A bad file
+// is named with its line and changes nothing; a good one applies.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t, opts{})
+	in.waitHealthy()
+	good, err := os.ReadFile(in.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		cfg    string
+		wantRC int
+		want   string
+	}{
+		{name: "unknown key", cfg: string(good) + "bogus_key: 1\n", wantRC: 1, want: "bogus_key: unknown key"},
+		{name: "valid", cfg: strings.Replace(string(good), "max_delay: 1s", "max_delay: 2s", 1), wantRC: 0, want: "config reloaded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(in.cfg, []byte(tt.cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, rc := in.cli("reload", "--socket", in.sock)
+			if rc != tt.wantRC || !strings.Contains(out, tt.want) {
+				t.Errorf("reload: rc %d, %q; want rc %d and %q", rc, out, tt.wantRC, tt.want)
+			}
+			if st, rc := in.status(); rc != 0 || !st.Healthy {
+				t.Errorf("status rc %d after reload; the gateway must stay up", rc)
+			}
+		})
+	}
+}

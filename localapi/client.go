@@ -56,6 +56,13 @@ func (c *Client) Restart(ctx context.Context) (apitype.RestartResponse, error) {
 	return r, err
 }
 
+// Reload asks openclawd to re-read its config, as SIGHUP does.
+func (c *Client) Reload(ctx context.Context) (apitype.RestartResponse, error) {
+	var r apitype.RestartResponse
+	err := c.do(ctx, http.MethodPost, "/v1/reload", &r)
+	return r, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+Host+path, nil)
 	if err != nil {

@@ -24,9 +24,12 @@ func TestMain(m *testing.M) {
 		c := NewClient(sock)
 		ctx := context.Background()
 		var err error
-		if os.Getenv("LOCALAPI_TEST_OP") == "restart" {
+		switch os.Getenv("LOCALAPI_TEST_OP") {
+		case "restart":
 			_, err = c.Restart(ctx)
-		} else {
+		case "reload":
+			_, err = c.Reload(ctx)
+		default:
 			_, err = c.Status(ctx)
 		}
 		var denied *AccessDeniedError
@@ -43,10 +46,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type backend struct{ restarts int }
+type backend struct{ restarts, reloads int }
 
-func (b *backend) Status() apitype.Status { return apitype.Status{State: "running", Healthy: true} }
-func (b *backend) Restart(string) error   { b.restarts++; return nil }
+func (b *backend) Status() apitype.Status  { return apitype.Status{State: "running", Healthy: true} }
+func (b *backend) Restart(string) error    { b.restarts++; return nil }
+func (b *backend) Reload() (string, error) { b.reloads++; return "reloaded", nil }
 
 func serve(t *testing.T, gid int) (string, *backend) {
 	t.Helper()
@@ -77,6 +81,9 @@ func TestOwnerCanReadAndRestart(t *testing.T) {
 	}
 	if _, err := c.Restart(context.Background()); err != nil || b.restarts != 1 {
 		t.Fatalf("restart: %v (restarts %d)", err, b.restarts)
+	}
+	if r, err := c.Reload(context.Background()); err != nil || b.reloads != 1 || r.Message != "reloaded" {
+		t.Fatalf("reload: %+v, %v (reloads %d)", r, err, b.reloads)
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o660 {
@@ -143,6 +150,7 @@ func TestPeerCredentials(t *testing.T) {
 		{"stranger cannot read", -1, "status", "denied: permission denied"},
 		{"group member can read", nogroup, "status", "ok"},
 		{"group member cannot restart", nogroup, "restart", "denied: this needs root"},
+		{"group member cannot reload", nogroup, "reload", "denied: this needs root"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,8 +167,8 @@ func TestPeerCredentials(t *testing.T) {
 			if !strings.HasPrefix(string(out), tt.want) {
 				t.Errorf("got %q; want prefix %q", out, tt.want)
 			}
-			if b.restarts != 0 {
-				t.Error("a non-root caller restarted the gateway")
+			if b.restarts != 0 || b.reloads != 0 {
+				t.Error("a non-root caller restarted the gateway or reloaded the config")
 			}
 		})
 	}

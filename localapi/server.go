@@ -26,6 +26,8 @@ import (
 type Backend interface {
 	Status() apitype.Status
 	Restart(reason string) error
+	// Reload re-reads the config, as SIGHUP does, and says what it did.
+	Reload() (string, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -88,10 +90,11 @@ func Listen(path string, gid int) (net.Listener, error) {
 // root or openclawd's own user.
 func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
 	s := &Server{b: b, gid: gid, log: log, ln: ln, path: ln.Addr().String(),
-		write: map[string]bool{"/v1/restart": true}}
+		write: map[string]bool{"/v1/restart": true, "/v1/reload": true}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/restart", s.restart)
+	mux.HandleFunc("POST /v1/reload", s.reload)
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -161,6 +164,15 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: "gateway restart requested"})
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	msg, err := s.b.Reload()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -101,7 +101,7 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// RestartResponse is POST /v1/restart.
+// RestartResponse is POST /v1/restart and POST /v1/reload.
 type RestartResponse struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`

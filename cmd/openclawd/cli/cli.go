@@ -37,6 +37,7 @@ func init() {
 		{"run", "run openclawd and the gateway in the foreground (what the service runs)", runCmd},
 		{"status", "say whether all is well; exit 0 healthy, 1 unhealthy, 3 not running", statusCmd},
 		{"restart", "restart the gateway through the running openclawd", restartCmd},
+		{"reload", "re-read the config in the running openclawd (as SIGHUP), saying whether it took", reloadCmd},
 		{"logs", "print openclawd's log (-f to follow, -n N lines)", logsCmd},
 		{"validate", "check a config file without starting anything", validateCmd},
 		{"runtime", "install|list|prune the Node and openclaw runtime", runtimeCmd},
