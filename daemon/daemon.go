@@ -158,24 +158,22 @@ func (d *Daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Everything the API reads exists now; serve it, then start the gateway.
-	_ = d.api.Start(ctx)
-	_ = d.sup.Start(ctx)
-	// Caddy comes up at once: until the gateway is healthy it answers with
-	// the "OpenClaw is starting" page, never a raw 502.
+	// Caddy first: a port that is taken or can't be bound stops openclawd
+	// before anything else starts. Until the gateway is healthy it answers
+	// with the "OpenClaw is starting" page, never a raw 502.
 	if cfg.TLS.Mode != "off" {
 		if d.caddy, err = embedcaddy.New(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err == nil {
 			err = d.caddy.Start(ctx)
 		}
 		if err != nil {
 			d.caddy = nil
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+5*time.Second)
-			_ = d.sup.Stop(sctx)
-			cancel()
 			return fmt.Errorf("starting HTTPS: %w", err)
 		}
 		go d.runProxyChecks(ctx)
 	}
+	// Everything the API reads exists now; serve it, then start the gateway.
+	_ = d.api.Start(ctx)
+	_ = d.sup.Start(ctx)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

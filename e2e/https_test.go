@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -165,5 +166,34 @@ func TestReload(t *testing.T) {
 				t.Errorf("status rc %d after reload; the gateway must stay up", rc)
 			}
 		})
+	}
+}
+
+// TestHTTPSPortTaken: a taken https port stops openclawd before the
+// gateway starts, naming the holder.
+func TestHTTPSPortTaken(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	in := newInstance(t, opts{noStart: true, extraCfg: fmt.Sprintf("tls:\n  mode: internal\n  domain: [claw.example.com]\n  listen: 127.0.0.1\n  https_port: %d\n  http_port: %d\n", port, freePort(t))})
+	in.start()
+	select {
+	case <-in.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("openclawd kept running with its https port taken")
+	}
+	if rc := in.cmd.ProcessState.ExitCode(); rc == 0 {
+		t.Errorf("exit code 0 with the https port taken")
+	}
+	errText := in.stderr.String()
+	if want := fmt.Sprintf("port %d (tls.https_port) is already in use by pid %d (", port, os.Getpid()); !strings.Contains(errText, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errText)
+	}
+	if starts := in.eventLines("start"); len(starts) != 0 {
+		t.Errorf("the gateway was started: %q", starts)
 	}
 }

@@ -211,7 +211,8 @@ func TestPortInUse(t *testing.T) {
 	o.HTTPSPort = ln.Addr().(*net.TCPAddr).Port
 	s, _ := New(o)
 	err = s.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "tls.https_port") || !strings.Contains(err.Error(), "already in use") {
+	if err == nil || !strings.Contains(err.Error(), "tls.https_port") || !strings.Contains(err.Error(), "already in use") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d (", os.Getpid())) {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Log(err)

@@ -33,6 +33,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/openclawd/openclawd/internal/sockets"
+
 	// The smallest module set that works (dependencies.md §2); not
 	// modules/standard.
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -187,7 +189,11 @@ func explainLoadError(err error, o Options) error {
 		}
 		switch {
 		case errors.Is(err, syscall.EADDRINUSE) || strings.Contains(msg, "address already in use"):
-			return fmt.Errorf("starting caddy: port %d (%s) is already in use: stop the other web server (a system Caddy or nginx?) or choose another port: %w", p.port, p.key, err)
+			holder := "another process"
+			if ls, lerr := sockets.TCPListeners(p.port); lerr == nil && len(ls) > 0 {
+				holder = sockets.Describe(ls)
+			}
+			return fmt.Errorf("starting caddy: port %d (%s) is already in use by %s: stop that web server (a system Caddy or nginx?) or choose another port: %w", p.port, p.key, holder, err)
 		case errors.Is(err, syscall.EACCES) || strings.Contains(msg, "permission denied"):
 			return fmt.Errorf("starting caddy: binding port %d (%s) needs CAP_NET_BIND_SERVICE (the packaged unit grants it) or a port above 1023: %w", p.port, p.key, err)
 		}

@@ -73,22 +73,6 @@ func checkLoopback(pid int) error {
 		ErrNotLoopback, strings.Join(slices.Compact(bad), ", "))
 }
 
-// describeListeners names who holds a port: "pid 1234 (nginx) on 0.0.0.0:18789".
-func describeListeners(ls []sockets.Listener) string {
-	var parts []string
-	for _, l := range ls {
-		if len(l.PIDs) == 0 {
-			parts = append(parts, "a process openclawd cannot identify on "+l.Addr.String())
-			continue
-		}
-		for _, p := range l.PIDs {
-			parts = append(parts, fmt.Sprintf("pid %d (%s) on %s", p, sockets.ProcessName(p), l.Addr))
-		}
-	}
-	slices.Sort(parts)
-	return strings.Join(slices.Compact(parts), ", ")
-}
-
 // pidFile records the running gateway's pid and start time, so a later
 // openclawd can tell its own stale gateway from a reused pid.
 type pidFile string

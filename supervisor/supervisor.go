@@ -434,7 +434,7 @@ func (s *Supervisor) clearPort(ctx context.Context) error {
 	}
 	if len(ls) > 0 {
 		return fmt.Errorf("port %d is in use by %s; stop that process or set gateway.port to a free port (`sudo ss -ltnp 'sport = :%d'` shows the holder)",
-			s.o.Port, describeListeners(ls), s.o.Port)
+			s.o.Port, sockets.Describe(ls), s.o.Port)
 	}
 	return nil
 }

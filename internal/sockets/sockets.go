@@ -9,8 +9,10 @@ package sockets
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Listener is one listening TCP socket.
@@ -102,4 +104,20 @@ func Descendants(pid int) ([]int, error) {
 		return nil, err
 	}
 	return descendantsOf(procs, pid), nil
+}
+
+// Describe names who holds a port: "pid 1234 (nginx) on 0.0.0.0:18789".
+func Describe(ls []Listener) string {
+	var parts []string
+	for _, l := range ls {
+		if len(l.PIDs) == 0 {
+			parts = append(parts, "a process openclawd cannot identify on "+l.Addr.String())
+			continue
+		}
+		for _, p := range l.PIDs {
+			parts = append(parts, fmt.Sprintf("pid %d (%s) on %s", p, ProcessName(p), l.Addr))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(slices.Compact(parts), ", ")
 }
