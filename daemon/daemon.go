@@ -48,6 +48,9 @@ type Daemon struct {
 	caddy  *embedcaddy.Server // nil when tls.mode is off
 	checks *proxyChecks       // wss:// self-checks through caddy
 
+	caddyLimit *logpipe.LimitHandler // Caddy's logs, under the gateway's rate limits
+	caddyLog   *slog.Logger
+
 	reloadReq chan chan reloadResult // `openclawd reload`, served by the main loop
 	health    *health.Checker
 	api       *localapi.Server
@@ -158,11 +161,13 @@ func (d *Daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.caddyLimit = logpipe.Limit(d.log.Handler(), cfg.Logs.MaxLinesPerMinute, cfg.Logs.Burst, time.Minute)
+	d.caddyLog = slog.New(d.caddyLimit) // embedcaddy adds component=caddy
 	// Caddy first: a port that is taken or can't be bound stops openclawd
 	// before anything else starts. Until the gateway is healthy it answers
 	// with the "OpenClaw is starting" page, never a raw 502.
 	if cfg.TLS.Mode != "off" {
-		if d.caddy, err = embedcaddy.New(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err == nil {
+		if d.caddy, err = embedcaddy.New(CaddyOptions(cfg, d.gatewayHealthy, d.caddyLog)); err == nil {
 			err = d.caddy.Start(ctx)
 		}
 		if err != nil {
@@ -208,6 +213,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		case <-flush.C:
 			stdout.Flush() // repeat summaries go out even while the gateway is quiet
 			stderr.Flush()
+			d.caddyLimit.Flush()
 		case <-poll.C:
 			if watch.changed() {
 				_, _ = d.reload("config file changed")
@@ -342,7 +348,7 @@ func (d *Daemon) reload(why string) (string, error) {
 	d.cfg = cfg
 	d.mu.Unlock()
 	if d.caddy != nil && cfg.TLS.Mode != "off" {
-		if err := d.caddy.Reload(CaddyOptions(cfg, d.gatewayHealthy, d.log.With("component", "caddy"))); err != nil {
+		if err := d.caddy.Reload(CaddyOptions(cfg, d.gatewayHealthy, d.caddyLog)); err != nil {
 			d.log.Error("HTTPS config not applied; the previous one keeps serving", "err", err)
 			return "", fmt.Errorf("HTTPS config not applied; the previous one keeps serving: %w", err)
 		}
