@@ -52,13 +52,13 @@ func TestACMEHTTP01(t *testing.T) {
 	o.DisableTLSALPN = true
 	var logs *logCapture
 	o.Logger, logs = testLogger(t)
-	before := p.orders.Load()
+	before := p.Orders()
 	s := newStopped(t, o)
 	leaf := issue(t, p, s, o)
 	if !strings.Contains(leaf.Issuer.CommonName, "Pebble") {
 		t.Errorf("issuer %q, want Pebble's", leaf.Issuer.CommonName)
 	}
-	if n := p.orders.Load() - before; n != 1 {
+	if n := p.Orders() - before; n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
 
@@ -108,9 +108,9 @@ func TestACMETLSALPN(t *testing.T) {
 	o.DisableHTTPChallenge = true
 	var logs *logCapture
 	o.Logger, logs = testLogger(t)
-	before := p.orders.Load()
+	before := p.Orders()
 	issue(t, p, newStopped(t, o), o)
-	if n := p.orders.Load() - before; n != 1 {
+	if n := p.Orders() - before; n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
 	if !logs.has("challenge_type=tls-alpn-01") || logs.has("challenge_type=http-01") {
@@ -125,7 +125,7 @@ func TestACMERestartNoNewOrder(t *testing.T) {
 	o.Logger, _ = testLogger(t)
 	s := newStopped(t, o)
 	first := issue(t, p, s, o)
-	orders := p.orders.Load()
+	orders := p.Orders()
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestACMERestartNoNewOrder(t *testing.T) {
 	if first.SerialNumber.Cmp(second.SerialNumber) != 0 {
 		t.Errorf("serial %x after restart, want %x", second.SerialNumber, first.SerialNumber)
 	}
-	if n := p.orders.Load() - orders; n != 0 {
+	if n := p.Orders() - orders; n != 0 {
 		t.Errorf("%d new orders after restart, want 0", n)
 	}
 }
@@ -153,7 +153,7 @@ func TestACMERenewShortLived(t *testing.T) {
 	if life := first.NotAfter.Sub(first.NotBefore); life > 2*shortLived {
 		t.Fatalf("certificate valid for %v; the shortlived profile gives %v", life, shortLived)
 	}
-	orders := p.orders.Load()
+	orders := p.Orders()
 	roots := p.roots(t)
 	var next *x509.Certificate
 	waitFor(t, 2*shortLived, "a renewed certificate", func() (err error) {
@@ -168,7 +168,7 @@ func TestACMERenewShortLived(t *testing.T) {
 	if seen := time.Now(); !seen.Before(first.NotAfter) {
 		t.Errorf("the new certificate appeared at %s, after the old one expired at %s", seen.Format(time.TimeOnly), first.NotAfter.Format(time.TimeOnly))
 	}
-	if n := p.orders.Load() - orders; n < 1 {
+	if n := p.Orders() - orders; n < 1 {
 		t.Errorf("%d new orders for the renewal, want at least 1", n)
 	}
 	t.Logf("renewed %v before expiry", time.Until(first.NotAfter).Round(time.Second))

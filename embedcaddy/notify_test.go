@@ -9,15 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// setPdeathsig kills Pebble if the test binary dies before TestMain's cleanup.
-func setPdeathsig(c *exec.Cmd) {
-	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
 
 // TestNoSDNotify re-runs the test binary with NOTIFY_SOCKET set (Caddy
 // reads it at init) and checks that Start, Reload and Stop send nothing:

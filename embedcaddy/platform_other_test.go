@@ -2,10 +2,6 @@
 
 package embedcaddy
 
-import "os/exec"
-
-func setPdeathsig(*exec.Cmd) {}
-
 // notifyChild: Caddy's sd_notify is a no-op off Linux (TestNoSDNotify).
 func notifyChild() int { return 0 }
 

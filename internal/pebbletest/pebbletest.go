@@ -49,6 +49,8 @@ type Pebble struct {
 	mgmt        string
 	hc          *http.Client
 	log         *orderLog
+	dir         string
+	procs       []*exec.Cmd
 }
 
 var build struct {
@@ -76,6 +78,16 @@ func binaries() (string, error) {
 // Start runs Pebble until the test ends; it fails the test if it can't.
 func Start(t testing.TB, o Options) *Pebble {
 	t.Helper()
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// New runs Pebble until Close, for tests that share one.
+func New(o Options) (*Pebble, error) {
 	if o.HTTPPort == 0 {
 		o.HTTPPort = 80
 	}
@@ -84,51 +96,58 @@ func Start(t testing.TB, o Options) *Pebble {
 	}
 	bin, err := binaries()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ip, dial := "127.0.0.1", (&net.Dialer{}).DialContext
+	ports := []string{"14000", "15000", "8053", "8055"} // a namespace of its own
 	if o.Host != nil {
 		ip, dial = o.Host.IP.String(), o.Host.DialContext
+	} else if ports, err = freePorts(4); err != nil { // loopback is shared with other tests
+		return nil, err
 	}
 	if o.DefaultIPv4 == "" {
 		o.DefaultIPv4 = ip
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "pebbletest-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Pebble{dir: dir, log: &orderLog{}}
 	apiCert, err := selfSigned(dir, ip)
 	if err != nil {
-		t.Fatal(err)
+		p.Close()
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(apiCert)
-	p := &Pebble{
-		CAURL:       "https://" + net.JoinHostPort(ip, "14000") + "/dir",
-		APIRootFile: filepath.Join(dir, "cert.pem"),
-		mgmt:        "https://" + net.JoinHostPort(ip, "15000"),
-		hc: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-			DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool},
-		}},
-		log: &orderLog{},
-	}
+	p.CAURL = "https://" + net.JoinHostPort(ip, ports[0]) + "/dir"
+	p.APIRootFile = filepath.Join(dir, "cert.pem")
+	p.mgmt = "https://" + net.JoinHostPort(ip, ports[1])
+	p.hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool},
+	}}
 	profiles := map[string]any{"default": map[string]any{"validityPeriod": 90 * 24 * 3600}}
 	for name, d := range o.Profiles {
 		profiles[name] = map[string]any{"validityPeriod": int(d / time.Second)}
 	}
 	cfg, _ := json.Marshal(map[string]any{"pebble": map[string]any{
-		"listenAddress":           net.JoinHostPort(ip, "14000"),
-		"managementListenAddress": net.JoinHostPort(ip, "15000"),
+		"listenAddress":           net.JoinHostPort(ip, ports[0]),
+		"managementListenAddress": net.JoinHostPort(ip, ports[1]),
 		"certificate":             filepath.Join(dir, "cert.pem"),
 		"privateKey":              filepath.Join(dir, "key.pem"),
 		"httpPort":                o.HTTPPort,
 		"tlsPort":                 o.TLSPort,
 		"ocspResponderURL":        "",
+		"domainBlocklist":         []string{"blocked.openclawd.test"},
 		"retryAfter":              map[string]int{"authz": 1, "order": 1},
 		"profiles":                profiles,
 	}})
 	if err := os.WriteFile(filepath.Join(dir, "pebble.json"), cfg, 0o600); err != nil {
-		t.Fatal(err)
+		p.Close()
+		return nil, err
 	}
-	dns := net.JoinHostPort(ip, "8053")
-	run := func(env []string, argv ...string) {
+	dns := net.JoinHostPort(ip, ports[2])
+	run := func(env []string, argv ...string) error {
 		if o.Host != nil {
 			argv = o.Host.Wrap(argv...)
 		}
@@ -137,26 +156,58 @@ func Start(t testing.TB, o Options) *Pebble {
 		c.Stdout, c.Stderr = p.log, p.log
 		setPdeathsig(c)
 		if err := c.Start(); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		p.procs = append(p.procs, c)
+		return nil
 	}
-	run(nil, filepath.Join(bin, "pebble-challtestsrv"), "-dnsserver", dns, "-management", net.JoinHostPort(ip, "8055"),
+	err = run(nil, filepath.Join(bin, "pebble-challtestsrv"), "-dnsserver", dns, "-management", net.JoinHostPort(ip, ports[3]),
 		"-defaultIPv4", o.DefaultIPv4, "-defaultIPv6", "", "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
-	// NOSLEEP: no random validation delay; NONCEREJECT=0: else 5% of nonces
-	// fail; AUTHZREUSE=0: every order really exercises its challenge.
-	run([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
-		filepath.Join(bin, "pebble"), "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", dns)
+	if err == nil {
+		// NOSLEEP: no random validation delay; NONCEREJECT=0: else 5% of
+		// nonces fail; AUTHZREUSE=0: every order really does its challenge.
+		err = run([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"},
+			filepath.Join(bin, "pebble"), "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", dns)
+	}
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := p.get("/roots/0"); err == nil {
-			break
+			return p, nil
 		} else if time.Now().After(deadline) {
-			t.Fatalf("pebble not up: %v\n%s", err, p.log)
+			p.Close()
+			return nil, fmt.Errorf("pebble not up: %w\n%s", err, p.log)
 		}
 		time.Sleep(25 * time.Millisecond) // poll interval within the deadline
 	}
-	return p
+}
+
+// Close stops Pebble and removes its files.
+func (p *Pebble) Close() {
+	for _, c := range p.procs {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	p.procs = nil
+	os.RemoveAll(p.dir)
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(n int) ([]string, error) {
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		out = append(out, port)
+	}
+	return out, nil
 }
 
 // IssuingRoot returns the PEM of the root Pebble signs with (new per start).
@@ -167,6 +218,16 @@ func (p *Pebble) IssuingRoot(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// IssuingRoots is IssuingRoot as a pool.
+func (p *Pebble) IssuingRoots(t testing.TB) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if root := p.IssuingRoot(t); !pool.AppendCertsFromPEM(root) {
+		t.Fatalf("no PEM in /roots/0: %q", root)
+	}
+	return pool
 }
 
 // Orders counts the orders Pebble has accepted so far.
