@@ -47,6 +47,43 @@ var passThrough = []string{
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 }
 
+// GatewayEnv is the whole environment of the gateway, or of the openclaw
+// CLI talking to it: base (PATH, HOME, …), the user and the pass
+// variables of openclawd's own environment, the env file, gateway.env,
+// and last the variables openclawd owns, so that neither the env file nor
+// gateway.env can change them. Service-manager markers are removed.
+func GatewayEnv(cfg *config.Config, base, fileEnv map[string]string, token string, pass []string) map[string]string {
+	env := maps.Clone(base)
+	if u, err := user.Current(); err == nil && env["USER"] == "" {
+		env["USER"], env["LOGNAME"] = u.Username, u.Username
+	}
+	for _, k := range pass {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, fileEnv)
+	maps.Copy(env, cfg.Gateway.Env)
+	// openclawd owns restarts, updates and the service (§4, §7).
+	maps.Copy(env, map[string]string{
+		"OPENCLAW_GATEWAY_PORT":          strconv.Itoa(cfg.Gateway.Port),
+		"OPENCLAW_GATEWAY_TOKEN":         token,
+		"OPENCLAW_SUPERVISOR_MODE":       "external",
+		"OPENCLAW_SERVICE_REPAIR_POLICY": "external",
+		"OPENCLAW_NO_AUTO_UPDATE":        "1",
+		"OPENCLAW_DISABLE_BONJOUR":       "1", // no mDNS: nothing but the port, on loopback
+		"TMPDIR":                         cfg.GatewayTmpDir(),
+		"OPENCLAW_STATE_DIR":             GatewayStateDir(cfg),
+	})
+	delete(env, "OPENCLAW_NO_RESPAWN")
+	for k := range env {
+		if config.IsSupervisorMarker(k) {
+			delete(env, k)
+		}
+	}
+	return env
+}
+
 // spec builds the gateway's command and its whole environment. It runs
 // before every start, so env-file edits apply at the next restart.
 func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
@@ -81,42 +118,12 @@ func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return supervisor.Spec{}, fmt.Errorf("creating gateway home: %w", err)
 	}
-	env := map[string]string{
-		"PATH":   path,
-		"HOME":   home,
-		"TMPDIR": cfg.GatewayTmpDir(),
+	env := GatewayEnv(cfg, map[string]string{
+		"PATH": path,
+		"HOME": home,
 		// No ANSI colour in logs: the gateway colours even a pipe (§11).
 		"NO_COLOR": "1",
-		// openclawd owns restarts, updates and the service (§4, §7).
-	}
-	if u, err := user.Current(); err == nil {
-		env["USER"], env["LOGNAME"] = u.Username, u.Username
-	}
-	for _, k := range passThrough {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
-	}
-	maps.Copy(env, fileEnv)
-	maps.Copy(env, cfg.Gateway.Env)
-	// Last, so neither the env file nor gateway.env can change them:
-	// openclawd owns restarts, updates and the service (§4, §7).
-	maps.Copy(env, map[string]string{
-		"OPENCLAW_GATEWAY_PORT":          strconv.Itoa(cfg.Gateway.Port),
-		"OPENCLAW_GATEWAY_TOKEN":         token,
-		"OPENCLAW_SUPERVISOR_MODE":       "external",
-		"OPENCLAW_SERVICE_REPAIR_POLICY": "external",
-		"OPENCLAW_NO_AUTO_UPDATE":        "1",
-		"OPENCLAW_DISABLE_BONJOUR":       "1", // no mDNS: nothing but the port, on loopback
-		"TMPDIR":                         cfg.GatewayTmpDir(),
-		"OPENCLAW_STATE_DIR":             GatewayStateDir(cfg),
-	})
-	delete(env, "OPENCLAW_NO_RESPAWN")
-	for k := range env {
-		if config.IsSupervisorMarker(k) {
-			delete(env, k)
-		}
-	}
+	}, fileEnv, token, passThrough)
 	list := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		list = append(list, k+"="+env[k])

@@ -124,40 +124,13 @@ func openclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	home := filepath.Join(cfg.StateDir, "home")
-	env := map[string]string{
-		"PATH": filepath.Join(rt.Node.Dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME": home,
-		// The gateway's TMPDIR: openclaw keeps its state locks there.
-		"TMPDIR": cfg.GatewayTmpDir(),
-	}
+	base := map[string]string{"PATH": filepath.Join(rt.Node.Dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home}
 	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		env["USER"], env["LOGNAME"] = u.Username, u.Username
+		base["USER"], base["LOGNAME"] = u.Username, u.Username
 	}
-	for _, k := range []string{"TERM", "COLUMNS", "LINES", "NO_COLOR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "NODE_EXTRA_CA_CERTS",
-		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
-	}
-	maps.Copy(env, fileEnv)
-	maps.Copy(env, cfg.Gateway.Env)
-	// As daemon.spec sets them for the gateway: openclawd owns restarts,
-	// updates and the service, and the CLI must talk to this gateway.
-	maps.Copy(env, map[string]string{
-		"OPENCLAW_GATEWAY_PORT":          strconv.Itoa(cfg.Gateway.Port),
-		"OPENCLAW_GATEWAY_TOKEN":         token,
-		"OPENCLAW_SUPERVISOR_MODE":       "external",
-		"OPENCLAW_SERVICE_REPAIR_POLICY": "external",
-		"OPENCLAW_NO_AUTO_UPDATE":        "1",
-		"OPENCLAW_DISABLE_BONJOUR":       "1",
-		"OPENCLAW_STATE_DIR":             state,
-	})
-	delete(env, "OPENCLAW_NO_RESPAWN")
-	for k := range env {
-		if config.IsSupervisorMarker(k) {
-			delete(env, k)
-		}
-	}
+	// The gateway's environment, plus what a terminal needs.
+	env := daemon.GatewayEnv(cfg, base, fileEnv, token, []string{"TERM", "COLUMNS", "LINES", "NO_COLOR", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+		"NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"})
 	cmd := exec.Command(rt.Node.Bin(), append([]string{rt.Openclaw.Launcher()}, args...)...)
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
