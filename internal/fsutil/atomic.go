@@ -13,6 +13,13 @@ import (
 // crash leaves either the old file or the new one. Parent directories are
 // created 0700.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteFileAtomicOwned(path, data, perm, -1, -1)
+}
+
+// WriteFileAtomicOwned is WriteFileAtomic with the file's owner set before
+// the rename (-1 keeps the writer's), so a reader never sees it with the
+// wrong owner, not even for a moment.
+func WriteFileAtomicOwned(path string, data []byte, perm os.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -22,22 +29,23 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	defer os.Remove(f.Name()) // harmless after the rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
+	err = f.Chmod(perm)
+	if err == nil && (uid >= 0 || gid >= 0) {
+		err = f.Chown(uid, gid)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	if err == nil {
+		_, err = f.Write(data)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		return err
 	}
 	d, err := os.Open(dir)

@@ -252,7 +252,7 @@ func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Wr
 	}
 	if f := cfg.Gateway.EnvFile; f != "" {
 		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
-			if err := writeFileAs(f, []byte(envFileHeader), 0o600, acct.uid, acct.gid); err != nil {
+			if err := fsutil.WriteFileAtomicOwned(f, []byte(envFileHeader), 0o600, acct.uid, acct.gid); err != nil {
 				return failf(stderr, "writing %s: %v", f, err)
 			}
 			fmt.Fprintf(stdout, "wrote %s for API keys (0600, owned by %s)\n", f, serviceUser)
@@ -368,7 +368,7 @@ func writeDefaultConfig(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeFileAs(path, b, 0o640, 0, serviceAccount().gid)
+	return fsutil.WriteFileAtomicOwned(path, b, 0o640, 0, serviceAccount().gid)
 }
 
 // ensureOwnedDir creates dir (mode) owned by acct; an existing one is left

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -142,42 +141,4 @@ func runTool(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
-}
-
-// writeFileAs is fsutil.WriteFileAtomic with an owner: the temporary file
-// gets mode and owner before the rename, so that no reader (the service
-// user) ever sees the new file with root's ownership. fsutil has no owner
-// option.
-func writeFileAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // harmless after the rename
-	err = f.Chmod(perm)
-	if err == nil && (uid >= 0 || gid >= 0) {
-		err = f.Chown(uid, gid)
-	}
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/packaging"
 )
 
@@ -28,7 +29,7 @@ func rewrite(path string, data []byte) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		uid, gid = int(st.Uid), int(st.Gid)
 	}
-	return writeFileAs(path, data, fi.Mode().Perm(), uid, gid)
+	return fsutil.WriteFileAtomicOwned(path, data, fi.Mode().Perm(), uid, gid)
 }
 
 // owner returns path's uid and gid.
@@ -67,7 +68,7 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 		}
 	}
 	if _, err := os.Stat(path); len(keys) > 0 || errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAs(path, out, 0o600, acct.uid, acct.gid); err != nil {
+		if err := fsutil.WriteFileAtomicOwned(path, out, 0o600, acct.uid, acct.gid); err != nil {
 			return false, fmt.Errorf("writing %s: %w", path, err)
 		}
 		if len(keys) > 0 {
