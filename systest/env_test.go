@@ -3,10 +3,12 @@
 package systest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,7 +108,8 @@ func workDir(tb testing.TB) string {
 				base = "/dev/shm"
 			}
 		}
-		work.dir, work.err = os.MkdirTemp(base, "openclawd-systest-")
+		removeStaleWorkDirs(base)
+		work.dir, work.err = os.MkdirTemp(base, fmt.Sprintf("openclawd-systest-%d-", os.Getpid()))
 		if work.err == nil {
 			work.err = os.Chmod(work.dir, 0o755) // machines' daemons must traverse it
 		}
@@ -115,6 +118,24 @@ func workDir(tb testing.TB) string {
 		tb.Fatalf("work dir: %v", work.err)
 	}
 	return work.dir
+}
+
+// removeStaleWorkDirs removes work dirs of test processes that are gone
+// (killed, or a panic skipped TestMain's cleanup): on tmpfs they hold RAM.
+func removeStaleWorkDirs(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "openclawd-systest-*-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[2])
+		if err != nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue
+		}
+		// A killed test leaves its boot loops running (they have their own
+		// session): never pull a rootfs from under a machine.
+		if len(procsMatching("", d)) > 0 {
+			continue
+		}
+		removeTree(d)
+	}
 }
 
 // moduleRoot is the repository root: tests run in systest/.

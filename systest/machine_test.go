@@ -294,6 +294,7 @@ func (m *machine) teardown() {
 		for _, argv := range [][]string{
 			{"systemctl", "--failed", "--no-legend"},
 			{"journalctl", "--no-pager", "-q", "-n", "80", "-u", "openclawd"},
+			{"sh", "-c", "journalctl --no-pager -q -o cat -u openclawd | grep component=gateway | tail -n 40"},
 		} {
 			out, _ := m.g(argv...)
 			t.Logf("guest %s:\n%s", strings.Join(argv, " "), out)
@@ -384,7 +385,7 @@ func removeCgroup(cg string) error {
 }
 
 // procsMatching lists host processes in a cgroup named name or whose
-// command line mentions path.
+// command line mentions path ("" matches nothing).
 func procsMatching(name, path string) []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
@@ -394,7 +395,7 @@ func procsMatching(name, path string) []string {
 		}
 		cg, _ := os.ReadFile("/proc/" + e.Name() + "/cgroup")
 		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if bytes.Contains(cg, []byte("/"+name)) || (path != "" && bytes.Contains(cmd, []byte(path))) {
+		if (name != "" && bytes.Contains(cg, []byte("/"+name))) || (path != "" && bytes.Contains(cmd, []byte(path))) {
 			out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
 		}
 	}
