@@ -1,4 +1,4 @@
-//go:build systest
+//go:build systest && linux
 
 package systest
 
