@@ -17,4 +17,10 @@
 //
 //	go test -tags systest -count=1 ./systest/
 //	go test -tags systest -run '^$' -bench . ./systest/   # boot/reboot to healthy
+//
+// The rootfs tarball and the real gateway's runtime are cached under
+// $OPENCLAWD_TEST_CACHE/systest (default ~/.cache/openclawd-test/systest);
+// machines live on /dev/shm when it has room, or under SYSTEST_WORKDIR.
+// The Debian mirror comes from this machine's apt sources, or from
+// SYSTEST_APT_MIRROR.
 package systest
