@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/config/edit"
 	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
@@ -42,6 +45,7 @@ func (l *listFlag) Set(s string) error {
 // what tests replace: the terminal, the service user and the starter.
 type setup struct {
 	config, tls, email, acmeCA, acmeCARoot string
+	acmeCARootPEM                          []byte // --acme-ca-root's content, copied beside the config
 	domains, envKeys                       listFlag
 	nonInteractive, noStart                bool
 	wait                                   time.Duration
@@ -170,6 +174,11 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	acct := lookupAccount(o.user)
+	if o.acmeCARootPEM != nil {
+		if err := o.copyCARoot(); err != nil {
+			return 0, err
+		}
+	}
 	if len(changedKeys) > 0 {
 		if err := rewrite(o.config, next); err != nil {
 			return 0, fmt.Errorf("writing %s: %w", o.config, err)
@@ -214,6 +223,24 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	return ExitOK, nil
 }
 
+// copyCARoot writes --acme-ca-root beside the config, owned and readable
+// like the config itself (root:openclawd 0640 in the package).
+func (o *setup) copyCARoot() error {
+	if cur, err := os.ReadFile(o.acmeCARoot); err == nil && bytes.Equal(cur, o.acmeCARootPEM) {
+		return nil
+	}
+	fi, err := os.Stat(o.config)
+	if err != nil {
+		return err
+	}
+	uid, gid := owner(fi)
+	if err := fsutil.WriteFileAtomicOwned(o.acmeCARoot, o.acmeCARootPEM, 0o640, uid, gid); err != nil {
+		return fmt.Errorf("copying the ACME CA root: %w", err)
+	}
+	fmt.Fprintf(o.out, "%s: the ACME CA root, where the service can read it\n", o.acmeCARoot)
+	return nil
+}
+
 func (o *setup) checkFlags() error {
 	switch o.tls {
 	case "", "off", "acme", "internal":
@@ -230,13 +257,20 @@ func (o *setup) checkFlags() error {
 	}
 	if o.acmeCARoot != "" {
 		p, err := filepath.Abs(o.acmeCARoot)
+		var b []byte
 		if err == nil {
-			_, err = os.Stat(p)
+			b, err = os.ReadFile(p)
 		}
 		if err != nil {
 			return invalid("--acme-ca-root: %v", err)
 		}
-		o.acmeCARoot = p
+		if blk, _ := pem.Decode(b); blk == nil || blk.Type != "CERTIFICATE" {
+			return invalid("--acme-ca-root: %s is not a PEM certificate", p)
+		}
+		// The service runs as its own user with ProtectHome: it can't read
+		// a file under /root or a home. A copy beside the config can be.
+		o.acmeCARootPEM = b
+		o.acmeCARoot = filepath.Join(filepath.Dir(o.config), "acme-ca-root.pem")
 	}
 	if o.wait <= 0 {
 		return invalid("--wait must be positive, such as 3m")

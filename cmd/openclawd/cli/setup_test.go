@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -280,6 +281,7 @@ func TestSetupRefuses(t *testing.T) {
 		{"a bad domain, with file:line and flag", "", []string{"--tls", "internal", "--domain", "bad_name!"},
 			"openclawd.yaml:30: tls.domain: "},
 		{"a missing CA root", "", []string{"--acme-ca-root", "/nonexistent/root.pem"}, "--acme-ca-root: "},
+		{"a CA root that is no certificate", "", []string{"--acme-ca-root", "/etc/passwd"}, "is not a PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +307,8 @@ func TestSetupRefuses(t *testing.T) {
 func TestSetupACME(t *testing.T) {
 	e := newSetupEnv(t, "")
 	root := filepath.Join(e.dir, "root.pem")
-	os.WriteFile(root, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644)
+	rootPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("a test CA")})
+	os.WriteFile(root, rootPEM, 0o644)
 	rc, out, errs := runSetup(t, "", nil, "--config", e.cfg, "--non-interactive", "--no-start",
 		"--tls", "acme", "--domain", "claw.example.com,www.claw.example.com", "--email", "ops@example.com",
 		"--acme-ca", "https://127.0.0.1:14000/dir", "--acme-ca-root", root)
@@ -317,8 +320,17 @@ func TestSetupACME(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.TLS.Mode != "acme" || strings.Join(cfg.TLS.Domain, ",") != "claw.example.com,www.claw.example.com" ||
-		cfg.TLS.Email != "ops@example.com" || cfg.TLS.ACMECA != "https://127.0.0.1:14000/dir" || cfg.TLS.ACMECARoot != root {
+		cfg.TLS.Email != "ops@example.com" || cfg.TLS.ACMECA != "https://127.0.0.1:14000/dir" ||
+		cfg.TLS.ACMECARoot != filepath.Join(filepath.Dir(e.cfg), "acme-ca-root.pem") {
 		t.Errorf("tls = %+v", cfg.TLS)
+	}
+	// The service can't read /root or a home (ProtectHome): the CA root is
+	// copied beside the config, with the config's owner.
+	if b, err := os.ReadFile(cfg.TLS.ACMECARoot); err != nil || !bytes.Equal(b, rootPEM) {
+		t.Errorf("CA root copy: %q, %v", b, err)
+	}
+	if fi, err := os.Stat(cfg.TLS.ACMECARoot); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("CA root copy mode %v, %v; want 0640", fi.Mode().Perm(), err)
 	}
 	b, _ := os.ReadFile(e.cfg)
 	if !bytes.Contains(b, []byte("# HTTPS\ntls:\n  mode: acme\n")) || !bytes.Contains(b, []byte("# A hand-written comment")) {
