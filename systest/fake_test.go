@@ -15,6 +15,7 @@ import (
 
 	"github.com/openclawd/openclawd/config/edit"
 	"github.com/openclawd/openclawd/internal/pebbletest"
+	"github.com/openclawd/openclawd/internal/testnet"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
 
@@ -116,6 +117,15 @@ func TestPackageFakeGateway(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The guest has no DNS: the self-check dials the host's own
+			// address, as it would a name resolving to it.
+			if b, _, err = edit.Apply(b, edit.Edit{Key: "tls.check_address", Value: testnet.Server}); err != nil {
+				t.Fatal(err)
+			}
+			// The guest trusts Pebble's issuing root, as a host using a
+			// private ACME CA would: the self-check verifies the served chain.
+			m.writeFile("/usr/local/share/ca-certificates/pebble-root.crt", ca.IssuingRoot(t), 0o644)
+			m.must("update-ca-certificates")
 			m.writeFile(config, b, 0o640)
 		}},
 		{"setup takes a CA root only root can read, or refuses it at once", func(t *testing.T) {
@@ -155,6 +165,11 @@ func TestPackageFakeGateway(t *testing.T) {
 				t.Errorf("the gateway (pid %d) runs %q, not the fake", st.Gateway.PID, exe)
 			}
 			token = m.must("openclawd", "token")
+			// The self-check, from inside the service's sandbox, through
+			// its Caddy, as a remote client: ok.
+			m.waitHealthy("a passing wss:// self-check", time.Minute, func(s apitype.Status) bool {
+				return s.TLS != nil && len(s.TLS.Names) == 1 && s.TLS.Names[0].Check != nil && s.TLS.Names[0].Check.Code == "ok"
+			})
 		}},
 		{"https and wss from the client host, verified against Pebble's root", func(t *testing.T) {
 			fe.roots = poolOf(t, ca.IssuingRoot(t))
