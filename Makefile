@@ -28,7 +28,7 @@ test: vet
 # direct and stock Caddy (FrontEnd). Numbers go in closing notes, not assertions.
 bench:
 	$(GO) test -run '^$$' -bench . -skip FrontEnd -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
-	$(GO) test -run '^$$' -bench FrontEnd -benchtime 3000x -count 3 -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench FrontEnd -benchtime 5000x -count 4 -timeout 30m ./e2e/
 
 # A local openclawd running the real gateway, state under .cache/dev. Node
 # comes from a mirror built from the npm registry (internal/nodemirror),
