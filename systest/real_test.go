@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/internal/nodemirror"
 	"github.com/openclawd/openclawd/internal/pebbletest"
 	"github.com/openclawd/openclawd/runtime/pins"
@@ -50,11 +51,11 @@ func provisionRuntime(tb testing.TB, deb string) (string, error) {
 	img := filepath.Join(dir, fmt.Sprintf("runtime-node%s-openclaw%s-%s.tar.zst", pins.NodeVersion, pins.OpenclawVersion, hex.EncodeToString(h[:6])))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	unlock, err := flock(ctx, filepath.Join(dir, "runtime.lock"))
+	cacheLock, err := fsutil.Acquire(ctx, filepath.Join(dir, "runtime.lock"), nil)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
+	defer cacheLock.Unlock()
 	if fi, err := os.Stat(img); err == nil && fi.Size() > 0 {
 		return img, nil
 	}

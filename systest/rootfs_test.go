@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openclawd/openclawd/internal/fsutil"
 )
 
 const (
@@ -61,11 +62,11 @@ func buildRootfs(tb testing.TB) (string, error) {
 	// builds, the others wait for it.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	unlock, err := flock(ctx, filepath.Join(dir, "rootfs.lock"))
+	lock, err := fsutil.Acquire(ctx, filepath.Join(dir, "rootfs.lock"), nil)
 	if err != nil {
 		return "", fmt.Errorf("locking the cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	if fi, err := os.Stat(img); err == nil && fi.Size() > 0 {
 		return img, nil
 	}
@@ -188,30 +189,6 @@ func oneLineMirror(text, suite string) string {
 		}
 	}
 	return ""
-}
-
-// flock takes an exclusive lock on path; it dies with the process.
-func flock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // removeTree removes a rootfs, first unmounting whatever a killed

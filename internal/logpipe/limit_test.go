@@ -36,7 +36,9 @@ func (c capture) Handle(_ context.Context, r slog.Record) error {
 
 func TestLimit(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	rec := func(at time.Duration, l slog.Level, msg string) slog.Record { return slog.NewRecord(t0.Add(at), l, msg, 0) }
+	rec := func(at time.Duration, l slog.Level, msg string) slog.Record {
+		return slog.NewRecord(t0.Add(at), l, msg, 0)
+	}
 	tests := []struct {
 		name    string
 		records func() []slog.Record

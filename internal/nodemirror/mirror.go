@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/openclawd/openclawd/internal/fsutil"
 )
 
 // Mirror is a built mirror. Dir is the mirror root: serve it (or use it as a
@@ -92,11 +94,11 @@ func Build(ctx context.Context, cacheDir, version, npmVersion string, log func(f
 	}
 	// Parallel test packages share the cache: one builds, the others wait
 	// and then reuse its result.
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, "node-mirror.lock"))
+	lock, err := fsutil.Acquire(ctx, filepath.Join(cacheDir, "node-mirror.lock"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("nodemirror: lock cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	// Holding the lock, any temp dir left is from a killed build.
 	old, _ := filepath.Glob(filepath.Join(root, ".build-*"))
 	for _, d := range old {
