@@ -15,6 +15,9 @@ import (
 // /etc/openclawd/openclawd.yaml, or Homebrew's etc on macOS.
 var DefaultPath = defaultPath()
 
+// etcPath is the config's place on Linux, and on macOS without Homebrew.
+const etcPath = "/etc/openclawd/openclawd.yaml"
+
 // Config is the whole openclawd.yaml. Each field's comment states its default.
 type Config struct {
 	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).

@@ -14,5 +14,5 @@ func defaultPath() string {
 			return p
 		}
 	}
-	return "/etc/openclawd/openclawd.yaml"
+	return etcPath
 }

@@ -3,4 +3,4 @@ package config
 // defaultSocket lives in the RuntimeDirectory systemd creates for the unit.
 const defaultSocket = "/run/openclawd/openclawd.sock"
 
-func defaultPath() string { return "/etc/openclawd/openclawd.yaml" }
+func defaultPath() string { return etcPath }

@@ -4,4 +4,4 @@ package config
 
 const defaultSocket = "/var/run/openclawd/openclawd.sock"
 
-func defaultPath() string { return "/etc/openclawd/openclawd.yaml" }
+func defaultPath() string { return etcPath }

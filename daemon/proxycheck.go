@@ -42,6 +42,15 @@ func (p *proxyChecks) result(name string) (health.ProxyResult, bool) {
 	return r, ok
 }
 
+// record stores r as name's result and returns the one it replaces.
+func (p *proxyChecks) record(name string, r health.ProxyResult) (prev health.ProxyResult, seen bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev, seen = p.results[name]
+	p.results[name] = r
+	return prev, seen
+}
+
 // run loops until ctx ends. Each name's result is logged when its code
 // changes, not at every check.
 func (d *Daemon) runProxyChecks(ctx context.Context) {
@@ -70,11 +79,7 @@ func (d *Daemon) runProxyChecks(ctx context.Context) {
 				return
 			}
 			allOK = allOK && r.OK()
-			d.checks.mu.Lock()
-			prev, seen := d.checks.results[name]
-			d.checks.results[name] = r
-			d.checks.mu.Unlock()
-			switch {
+			switch prev, seen := d.checks.record(name, r); {
 			case seen && prev.Code == r.Code:
 			case r.OK():
 				d.log.Info("wss:// through the front end works, as a remote client sees it", "name", name, "address", r.Address)
@@ -106,15 +111,16 @@ func (d *Daemon) proxyCheckOptions(cfg *config.Config, name string) health.Proxy
 	return o
 }
 
-// proxyWarning turns a failed check into a status warning with its fix.
-func proxyWarning(cfg *config.Config, r health.ProxyResult, rootCert string) *apitype.Warning {
-	if r.OK() {
+// proxyWarning turns a name's failed check, as status shows it, into a
+// warning with its fix.
+func proxyWarning(cfg *config.Config, name string, r *apitype.ProxyCheck, rootCert string) *apitype.Warning {
+	if r == nil || r.Code == health.ProxyOK {
 		return nil
 	}
 	restart := "openclawd writes it at each gateway start: run `sudo openclawd restart`."
 	fixes := map[string]string{
-		health.ProxyDNSUnresolved: fmt.Sprintf("Point a DNS A/AAAA record for %s at this host's public address. If the check should dial another address, set tls.check_address.", r.Name),
-		health.ProxyLoopback:      fmt.Sprintf("%s resolves to this host's loopback, which remote clients can't use: fix its DNS record (or /etc/hosts), or set tls.check_address to this host's LAN or public address.", r.Name),
+		health.ProxyDNSUnresolved: fmt.Sprintf("Point a DNS A/AAAA record for %s at this host's public address. If the check should dial another address, set tls.check_address.", name),
+		health.ProxyLoopback:      fmt.Sprintf("%s resolves to this host's loopback, which remote clients can't use: fix its DNS record (or /etc/hosts), or set tls.check_address to this host's LAN or public address.", name),
 		health.ProxyUnreachable:   fmt.Sprintf("Open TCP port %d (and %d for ACME) in the firewall, e.g. `ufw allow %d/tcp`; behind NAT, forward them, and set tls.check_address to the LAN address if the router does not hairpin.", cfg.TLS.HTTPSPort, cfg.TLS.HTTPPort, cfg.TLS.HTTPSPort),
 		health.ProxyCertUntrusted: "The served certificate is not trusted yet: see the certificate's last error above; openclawd keeps trying to obtain one.",
 		health.ProxyCertName:      "The served certificate is for another name: see the certificate's last error above and `openclawd logs -n 100`.",
@@ -135,5 +141,5 @@ func proxyWarning(cfg *config.Config, r health.ProxyResult, rootCert string) *ap
 		fix = fmt.Sprintf("The served chain does not verify against Caddy's local root %s: see `openclawd logs -n 100`.", rootCert)
 	}
 	return &apitype.Warning{Code: r.Code, Severity: "warning",
-		Text: fmt.Sprintf("remote clients can't use wss://%s: %s", r.Name, r.Detail), Fix: fix}
+		Text: fmt.Sprintf("remote clients can't use wss://%s: %s", name, r.Detail), Fix: fix}
 }

@@ -45,10 +45,8 @@ func (d *Daemon) Status() apitype.Status {
 	var proxyWarnings []apitype.Warning
 	if st.TLS != nil {
 		for _, n := range st.TLS.Names {
-			if r, ok := d.checks.result(n.Name); ok {
-				if w := proxyWarning(cfg, r, st.TLS.RootCert); w != nil {
-					proxyWarnings = append(proxyWarnings, *w)
-				}
+			if w := proxyWarning(cfg, n.Name, n.Check, st.TLS.RootCert); w != nil {
+				proxyWarnings = append(proxyWarnings, *w)
 			}
 		}
 	}

@@ -65,12 +65,12 @@ func BenchmarkFrontEnd(b *testing.B) {
 		hc         *http.Client
 	}{
 		{"direct", fmt.Sprintf("http://127.0.0.1:%d", in.port), hostClient(fe.srv, nil, "")},
-		{"embedded", "https://" + fe.name, hostClient(fe.cli, fe.rootPool(b, fe.rootFile), testnet.Server+":443")},
+		{"embedded", "https://" + fe.name, hostClient(fe.cli, rootPool(b, fe.rootFile), testnet.Server+":443")},
 		{"standalone", fmt.Sprintf("https://%s:%d", fe.name, stdPort), nil},
 	}
 	stdRoot := filepath.Join(stdDir, "pki", "authorities", "local", "root.crt")
 	waitFile(b, stdRoot)
-	targets[2].hc = hostClient(fe.cli, fe.rootPool(b, stdRoot), fmt.Sprintf("%s:%d", testnet.Server, stdPort))
+	targets[2].hc = hostClient(fe.cli, rootPool(b, stdRoot), fmt.Sprintf("%s:%d", testnet.Server, stdPort))
 
 	// Which of the two Caddys runs first alternates between -count rounds:
 	// measured second, either one looked faster (a warmer fake gateway).
@@ -204,19 +204,6 @@ func hostClient(h *testnet.Host, roots *x509.CertPool, addr string) *http.Client
 		return h.DialContext(ctx, network, a)
 	}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
-
-func (fe *frontEnd) rootPool(tb testing.TB, file string) *x509.CertPool {
-	tb.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		tb.Fatalf("no certificate in %s", file)
-	}
-	return p
 }
 
 func waitFile(tb testing.TB, path string) {

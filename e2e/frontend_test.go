@@ -89,21 +89,27 @@ func (fe *frontEnd) waitServed(t testing.TB, in *instance) apitype.Status {
 // request to srv, as DNS would.
 func (fe *frontEnd) client(t testing.TB) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(fe.rootFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		t.Fatalf("no certificate in %s", fe.rootFile)
-	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: fe.name},
+		TLSClientConfig: &tls.Config{RootCAs: rootPool(t, fe.rootFile), ServerName: fe.name},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			_, port, _ := net.SplitHostPort(addr)
 			return fe.cli.DialContext(ctx, network, net.JoinHostPort(testnet.Server, port))
 		},
 	}}
+}
+
+// rootPool is a pool of the certificates in a PEM file.
+func rootPool(tb testing.TB, file string) *x509.CertPool {
+	tb.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		tb.Fatalf("no certificate in %s", file)
+	}
+	return p
 }
 
 // wsClient is one way of connecting through the front end.

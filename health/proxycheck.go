@@ -53,9 +53,12 @@ type ProxyCheckOptions struct {
 	// from another network namespace).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolver looks Name up when Address is empty; nil is net.DefaultResolver.
-	Resolver interface {
-		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	}
+	Resolver Resolver
+}
+
+// Resolver is the part of *net.Resolver the check uses.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // ProxyResult is one check's outcome.
@@ -165,9 +168,7 @@ func proxyAddress(ctx context.Context, o ProxyCheckOptions) (addr, code, detail 
 		}
 		return net.JoinHostPort(ip.String(), port), "", ""
 	}
-	var r interface {
-		LookupNetIP(context.Context, string, string) ([]netip.Addr, error)
-	} = net.DefaultResolver
+	var r Resolver = net.DefaultResolver
 	if o.Resolver != nil {
 		r = o.Resolver
 	}

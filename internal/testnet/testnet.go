@@ -98,7 +98,8 @@ func (n *Net) del(ns string) {
 
 // Command runs name inside the host's namespace (its own loopback too).
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
+	argv := h.Wrap(append([]string{name}, args...)...)
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
 }
 
 // Wrap returns argv prefixed so that it runs inside the namespace; for
