@@ -21,7 +21,13 @@ const etcPath = "/etc/openclawd/openclawd.yaml"
 // Config is the whole openclawd.yaml. Each field's comment states its default.
 type Config struct {
 	// StateDir is where openclawd keeps everything it writes (default /var/lib/openclawd).
-	StateDir string   `yaml:"state_dir"`
+	StateDir string `yaml:"state_dir"`
+	// User is the service user (default "openclawd", "_openclawd" on
+	// macOS). It owns state_dir; an openclawd started as root runs as this
+	// user, and so do the gateway, npm and every command that touches
+	// state_dir. "root" keeps everything as root, loudly: the gateway runs
+	// an AI agent with tools, and root is the last account it should have.
+	User     string   `yaml:"user"`
 	Gateway  Gateway  `yaml:"gateway"`
 	Node     Node     `yaml:"node"`
 	Openclaw Openclaw `yaml:"openclaw"`
@@ -50,6 +56,11 @@ type Gateway struct {
 	// EnvFile is a KEY=VALUE secrets file (API keys, bot tokens), refused if
 	// group- or world-readable (default none).
 	EnvFile string `yaml:"env_file"`
+	// HostTerminal is the gateway's host terminal (gateway.terminal.enabled,
+	// a shell for operator.admin clients): "auto" turns it off while HTTPS
+	// exposes the gateway and leaves it to openclaw.json otherwise, "on"
+	// and "off" set it (default auto).
+	HostTerminal string `yaml:"host_terminal"`
 	// StopTimeout is how long a stop waits after SIGTERM before SIGKILL
 	// (default 330s: the gateway's own stop policy, which it logs at start
 	// as "drain=315000ms … policy=330000ms"; idle, it stops in under 2 s).
@@ -80,7 +91,8 @@ type Openclaw struct {
 	Version string `yaml:"version"`
 	// Integrity is the npm dist.integrity (sha512-…) of the openclaw tarball.
 	Integrity string `yaml:"integrity"`
-	// InstallUser runs npm when openclawd runs as root (default "openclawd").
+	// InstallUser is the old name of the top-level user key, still read
+	// from configs written before it (default "": use user).
 	InstallUser string `yaml:"install_user"`
 }
 
@@ -114,7 +126,8 @@ type Health struct {
 	// DeepInterval is the health RPC period on that socket (default 60s).
 	DeepInterval time.Duration `yaml:"deep_interval"`
 	// KillTimeout is the SIGTERM grace for a hung gateway before SIGKILL
-	// (default 10s: a deadlocked or stopped process ignores SIGTERM).
+	// (default 1s: a deadlocked or stopped process ignores SIGTERM, and
+	// the hang was already detected over failures × interval).
 	KillTimeout time.Duration `yaml:"kill_timeout"`
 }
 
@@ -189,11 +202,12 @@ func Default() *Config {
 	deep := true
 	return &Config{
 		StateDir: "/var/lib/openclawd",
+		User:     defaultUser,
 		Gateway: Gateway{
-			Port:        18789,
-			StopTimeout: 330 * time.Second,
+			Port:         18789,
+			HostTerminal: "auto",
+			StopTimeout:  330 * time.Second,
 		},
-		Openclaw: Openclaw{InstallUser: "openclawd"},
 		Restart: Restart{
 			MinDelay:    time.Second,
 			MaxDelay:    2 * time.Minute,
@@ -207,7 +221,7 @@ func Default() *Config {
 			Failures:        3,
 			Deep:            &deep,
 			DeepInterval:    60 * time.Second,
-			KillTimeout:     10 * time.Second,
+			KillTimeout:     time.Second,
 		},
 		Logs: Logs{
 			MaxLinesPerMinute: 120,

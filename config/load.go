@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one mistake in a config file. Its text names the file, the line,
@@ -92,6 +92,11 @@ func Parse(path string, b []byte) (*Config, error) {
 	}
 	if len(c.TLS.Domain) == 0 {
 		c.TLS.Domain = nil
+	}
+	// openclaw.install_user was the service user's name before user
+	// existed: a config kept from then still means the same account.
+	if c.Openclaw.InstallUser != "" && c.lines["user"] == 0 {
+		c.User = c.Openclaw.InstallUser
 	}
 	return c, nil
 }

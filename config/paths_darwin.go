@@ -16,3 +16,6 @@ func defaultPath() string {
 	}
 	return etcPath
 }
+
+// defaultUser is the service account the packages create (macOS daemon accounts start with an underscore).
+const defaultUser = "_openclawd"

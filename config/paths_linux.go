@@ -4,3 +4,6 @@ package config
 const defaultSocket = "/run/openclawd/openclawd.sock"
 
 func defaultPath() string { return etcPath }
+
+// defaultUser is the service account the packages create.
+const defaultUser = "openclawd"

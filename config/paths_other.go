@@ -5,3 +5,6 @@ package config
 const defaultSocket = "/var/run/openclawd/openclawd.sock"
 
 func defaultPath() string { return etcPath }
+
+// defaultUser is the service account the packages create.
+const defaultUser = "openclawd"

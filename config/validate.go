@@ -45,6 +45,7 @@ func IsSupervisorMarker(name string) bool {
 
 var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	userName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
 	versionRE = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
 	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
@@ -58,6 +59,17 @@ func (c *Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		bad("state_dir", "%q is not an absolute path; use e.g. /var/lib/openclawd", c.StateDir)
+	}
+	switch u := c.User; {
+	case !userName.MatchString(u):
+		bad("user", "%q is not a user name; name the service account, e.g. openclawd (create it with `useradd --system openclawd`)", u)
+	case c.Openclaw.InstallUser != "" && c.lines["user"] != 0 && c.Openclaw.InstallUser != u:
+		bad("openclaw.install_user", "%q differs from user %q; remove openclaw.install_user (user is its new name)", c.Openclaw.InstallUser, u)
+	}
+	switch c.Gateway.HostTerminal {
+	case "auto", "on", "off":
+	default:
+		bad("gateway.host_terminal", "%q is not auto, on or off", c.Gateway.HostTerminal)
 	}
 	if p := c.Gateway.Port; p < 1 || p > 65535 {
 		bad("gateway.port", "%d is not a TCP port; use 1-65535 (default 18789)", p)

@@ -58,7 +58,7 @@ func darwinFromLinux(linux string) (string, error) {
 		"/etc/openclawd/", DefaultHomebrewPrefix+"/etc/openclawd/",
 		"`systemctl restart openclawd`", "`sudo brew services restart openclawd`",
 		"`openclawd setup`", "`sudo openclawd setup`",
-		"install_user: openclawd\n", "install_user: _openclawd\n",
+		"user: openclawd\n", "user: _openclawd\n",
 		"group: openclawd\n", "group: _openclawd\n",
 	)
 }
@@ -94,7 +94,7 @@ func TestConfigs(t *testing.T) {
 	wantDarwin.Gateway.EnvFile = DefaultHomebrewPrefix + "/etc/openclawd/gateway.env"
 	wantDarwin.Control.Socket = DefaultHomebrewPrefix + "/var/run/openclawd/openclawd.sock"
 	wantDarwin.Control.Group = "_openclawd"
-	wantDarwin.Openclaw.InstallUser = "_openclawd"
+	wantDarwin.User = "_openclawd"
 
 	tests := []struct {
 		name, file, embedded, derived string

@@ -91,7 +91,7 @@ func TestSystemdUnitAgrees(t *testing.T) {
 	}{
 		{"Type", "notify"}, // openclawd sends READY=1 and WATCHDOG=1
 		{"NotifyAccess", "main"},
-		{"User", def.Openclaw.InstallUser},
+		{"User", def.User},
 		{"Group", def.Control.Group},
 		{"RestartPreventExitStatus", "78"}, // cli.ExitConfig
 		{"Restart", "on-failure"},
