@@ -38,7 +38,7 @@ func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
 	}
 	oc := openclaw.InstallOptions{
 		Root: root, Version: pins.OpenclawVersion, Integrity: pins.OpenclawIntegrity,
-		User: cfg.Openclaw.InstallUser, CacheDir: filepath.Join(root, ".npm-cache"), Log: log,
+		CacheDir: filepath.Join(root, ".npm-cache"), Log: log,
 	}
 	if lock, err := fs.Sub(pins.OpenclawFiles, "openclaw"); err == nil {
 		oc.Lock = lock
