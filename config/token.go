@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/openclawd/openclawd/internal/fsutil"
 )
@@ -16,7 +17,7 @@ import (
 const MinTokenLen = 24
 
 // TokenFile is where a generated gateway token is kept (mode 0600).
-func (c *Config) TokenFile() string { return filepath.Join(c.SecretsDir(), "gateway-token") }
+func (c *Config) TokenFile() string { return c.Layout().TokenFile() }
 
 // GatewayToken returns the token the gateway must use: OPENCLAW_GATEWAY_TOKEN
 // from the env file if set, else the one generated on first use and kept in
@@ -29,27 +30,59 @@ func (c *Config) GatewayToken(envFile map[string]string) (token, source string, 
 		return t, c.Gateway.EnvFile, nil
 	}
 	path := c.TokenFile()
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return "", "", fmt.Errorf("%s is mode %04o, readable by others; run chmod 600 %s (and consider replacing the token: delete the file and restart)", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
+	t, err := readToken(path)
 	switch {
 	case err == nil:
-		t := strings.TrimSpace(string(b))
 		if len(t) < MinTokenLen {
 			return "", "", fmt.Errorf("%s holds a %d-character token; the gateway needs at least %d (delete the file to generate a new one)", path, len(t), MinTokenLen)
 		}
 		return t, path, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return "", "", fmt.Errorf("reading gateway token: %w", err)
+		return "", "", err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", "", fmt.Errorf("generating gateway token: %w", err)
 	}
-	t := hex.EncodeToString(raw)
+	t = hex.EncodeToString(raw)
 	if err := fsutil.WriteFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("saving gateway token: %w", err)
 	}
 	return t, path, nil
+}
+
+// readToken reads the token file without following a link, and only if
+// it is a regular file of this process's user (the service user: the
+// daemon and every command that reads it run as that user) that nobody
+// else may read.
+func readToken(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return "", fmt.Errorf("%s is a symlink; the token is never read through one: remove it (`rm %s`) and restart openclawd to generate a new token", path, path)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		return "", fmt.Errorf("reading gateway token: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading gateway token: %w", err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("%s is not a regular file; remove it and restart openclawd to generate a new token", path)
+	case st != nil && int(st.Uid) != os.Geteuid():
+		return "", fmt.Errorf("%s belongs to uid %d, not to uid %d that reads it: a token file of another user is not trusted; remove it and restart openclawd to generate a new one", path, st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o077 != 0:
+		return "", fmt.Errorf("%s is mode %04o, readable by others; run chmod 600 %s (and consider replacing the token: delete the file and restart)", path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("reading gateway token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

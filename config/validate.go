@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/openclawd/openclawd/statedir"
 )
 
 // reservedEnv are variables openclawd sets itself: the gateway's behaviour
@@ -170,20 +172,23 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Layout is the state dir's layout (package statedir owns it).
+func (c *Config) Layout() statedir.Layout { return statedir.New(c.StateDir) }
+
 // SecretsDir is where generated secrets live (mode 0700).
-func (c *Config) SecretsDir() string { return filepath.Join(c.StateDir, "secrets") }
+func (c *Config) SecretsDir() string { return c.Layout().Secrets() }
 
 // LogDir is where openclawd's rotated log files live (mode 0700).
-func (c *Config) LogDir() string { return filepath.Join(c.StateDir, "logs") }
+func (c *Config) LogDir() string { return c.Layout().Logs() }
 
 // LogFile is openclawd's own rotated log, which `openclawd logs` reads.
-func (c *Config) LogFile() string { return filepath.Join(c.LogDir(), "openclawd.log") }
+func (c *Config) LogFile() string { return c.Layout().LogFile() }
 
 // RunDir holds the gateway's pid file.
-func (c *Config) RunDir() string { return filepath.Join(c.StateDir, "run") }
+func (c *Config) RunDir() string { return c.Layout().Run() }
 
 // GatewayTmpDir is the gateway's private TMPDIR, emptied before each start.
-func (c *Config) GatewayTmpDir() string { return filepath.Join(c.StateDir, "tmp", "gateway") }
+func (c *Config) GatewayTmpDir() string { return c.Layout().GatewayTmp() }
 
 // Line returns the line of key in the file, or 0.
 func (c *Config) Line(key string) int { return c.lines[key] }
