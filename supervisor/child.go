@@ -139,13 +139,13 @@ func (c *child) signal(sig syscall.Signal, extra []int) {
 	}
 }
 
-// stop sends SIGTERM (and SIGCONT, so a stopped process can act on it),
-// waits up to grace or until hurry is closed, then SIGKILLs the group and
-// the descendants seen at the start. It reports whether SIGKILL was needed.
-func (c *child) stop(grace time.Duration, hurry <-chan struct{}) (killed bool) {
-	extra := descendantsOutsideGroup(c.pid)
-	c.signal(syscall.SIGTERM, nil)
+// stop sends SIGCONT (a stopped process can't act on anything else) and
+// SIGTERM, waits up to grace or until hurry is closed, then SIGKILLs the
+// group and the processes outside it that extra lists at that moment. It
+// reports whether SIGKILL was needed.
+func (c *child) stop(grace time.Duration, hurry <-chan struct{}, extra func() []int) (killed bool) {
 	c.signal(syscall.SIGCONT, nil)
+	c.signal(syscall.SIGTERM, nil)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -154,7 +154,7 @@ func (c *child) stop(grace time.Duration, hurry <-chan struct{}) (killed bool) {
 	case <-t.C:
 	case <-hurry:
 	}
-	c.signal(syscall.SIGKILL, extra)
+	c.signal(syscall.SIGKILL, extra())
 	<-c.done
 	return true
 }

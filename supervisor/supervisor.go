@@ -6,16 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/openclawd/openclawd/internal/sockets"
 )
 
 // Prober checks the gateway's health; package health implements it.
@@ -49,6 +41,17 @@ type Options struct {
 	OnHealthy func()
 	// ListenCheckEvery repeats the loopback check while running (default 1m).
 	ListenCheckEvery time.Duration
+	// Subreaper makes this process a child subreaper (Linux), so that
+	// descendants of the gateway that escape with setsid and a double fork
+	// are re-parented here instead of to init: they count as the gateway's
+	// tree for the loopback and listener checks and are killed and reaped
+	// after every gateway exit. The attribute is process-wide, and every
+	// descendant of this process is then taken for the gateway's tree: set
+	// it only where the supervisor's own loop starts every child (the
+	// daemon: Spec's helpers run and are waited for before a gateway
+	// starts), never in a test binary that runs other children alongside.
+	// Ignored, with a warning, where unsupported (macOS).
+	Subreaper bool
 }
 
 // Problem codes: stable, machine-readable causes shown by status.
@@ -56,6 +59,7 @@ const (
 	CodeConfigInvalid  = "config_invalid"
 	CodeNotLoopback    = "not_loopback"
 	CodePortInUse      = "port_in_use"
+	CodePortSquatted   = "port_squatted" // another process answered on the port during a start
 	CodeHung           = "hung"
 	CodeStartupTimeout = "startup_timeout"
 	CodeCrashLoop      = "crash_loop"
@@ -104,6 +108,8 @@ type Supervisor struct {
 	hurry  chan struct{} // closed when Stop's ctx ends: SIGKILL now
 	done   chan struct{}
 
+	subreaper bool // set by Start when the kernel accepted it
+
 	mu     sync.Mutex // guards st and starts
 	st     Status
 	starts int
@@ -121,7 +127,7 @@ func New(o Options) (*Supervisor, error) {
 		o.StopTimeout = 330 * time.Second
 	}
 	if o.KillTimeout <= 0 {
-		o.KillTimeout = 10 * time.Second
+		o.KillTimeout = time.Second
 	}
 	if o.ListenCheckEvery <= 0 {
 		o.ListenCheckEvery = time.Minute
@@ -151,6 +157,13 @@ func New(o Options) (*Supervisor, error) {
 // Start launches the supervision loop and returns at once.
 func (s *Supervisor) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if s.o.Subreaper {
+		if err := setSubreaper(); err != nil {
+			s.log.Warn("cannot adopt the gateway's escaped processes; they may outlive it", "err", err)
+		} else {
+			s.subreaper = true
+		}
+	}
 	go s.loop(ctx)
 	return nil
 }
@@ -264,217 +277,4 @@ func (s *Supervisor) wait(ctx context.Context, timer <-chan time.Time) bool {
 		s.tracker.Reset()
 		return true
 	}
-}
-
-// runOnce starts one gateway process and supervises it until it exits or
-// is stopped. ok is false when the Supervisor is stopping.
-func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok bool) {
-	fail := func(code, reason string, fatal bool) (Decision, string, bool) {
-		e := Exit{Code: -1, Cause: reason, Fatal: fatal}
-		d := s.tracker.Next(e, time.Now())
-		s.recordExit(e, d.Reason)
-		return d, code, true
-	}
-	if ctx.Err() != nil {
-		return Decision{}, "", false
-	}
-	s.update(func(st *Status) { st.State, st.PID, st.Code = Starting, 0, "" })
-	spec, err := s.o.Spec(ctx)
-	if ctx.Err() != nil {
-		return Decision{}, "", false
-	}
-	if err != nil {
-		var tr transientError
-		if errors.As(err, &tr) {
-			return fail(CodeSpec, "cannot prepare the gateway (will retry): "+err.Error(), false)
-		}
-		return fail(CodeSpec, "cannot prepare the gateway: "+err.Error(), true)
-	}
-	if err := s.clearPort(ctx); err != nil {
-		return fail(CodePortInUse, err.Error(), false)
-	}
-	if spec.TmpDir != "" {
-		if err := resetDir(spec.TmpDir, spec.KeepInTmp); err != nil {
-			return fail(CodeSpec, "preparing the gateway's TMPDIR: "+err.Error(), true)
-		}
-	}
-	// A new process satisfies every restart asked for until now.
-	select {
-	case <-s.restart:
-	default:
-	}
-	c, err := startChild(spec, s.o.Stdout, s.o.Stderr)
-	if err != nil {
-		if permanentExecError(err) {
-			return fail(CodeSpec, fmt.Sprintf("cannot run %s: %v; check gateway.command", spec.Argv[0], err), true)
-		}
-		return fail("", fmt.Sprintf("starting %s: %v", spec.Argv[0], err), false)
-	}
-	if err := s.pid.write(c.pid); err != nil {
-		s.log.Warn("writing the gateway pid file", "err", err)
-	}
-	defer s.pid.remove()
-	s.mu.Lock()
-	s.starts++
-	s.st = Status{State: Starting, PID: c.pid, Restarts: s.starts - 1, Crashes: s.tracker.Crashes(),
-		SpawnedAt: c.started, LastExit: s.st.LastExit}
-	s.mu.Unlock()
-	s.log.Info("gateway started", "pid", c.pid, "port", s.o.Port)
-
-	gen, cancel := context.WithCancel(ctx)
-	defer cancel()
-	startedCh := make(chan error, 1)
-	go func() { startedCh <- s.o.Prober.Started(gen) }()
-	hungCh := make(chan string, 1)
-	var listenTick <-chan time.Time
-	var healthyAt time.Time
-	var e Exit
-	stopWith := func(grace time.Duration) {
-		if c.stop(grace, s.hurry) {
-			s.log.Warn("gateway did not stop after SIGTERM; sent SIGKILL", "pid", c.pid, "grace", grace)
-		}
-		e = c.exit()
-	}
-supervise:
-	for {
-		select {
-		case <-c.done:
-			e = c.exit()
-			break supervise
-		case err := <-startedCh:
-			if ctx.Err() != nil { // Started gave up because we are stopping
-				stopWith(s.o.StopTimeout)
-				return Decision{}, "", false
-			}
-			if err != nil {
-				stopWith(s.o.KillTimeout)
-				e.Cause, code = "the gateway did not finish starting: "+err.Error(), CodeStartupTimeout
-				break supervise
-			}
-			if err := checkLoopback(c.pid); err != nil {
-				stopWith(0)
-				e.Cause, e.Fatal, code = "security: "+err.Error(), errors.Is(err, ErrNotLoopback), CodeNotLoopback
-				break supervise
-			}
-			healthyAt = time.Now()
-			s.update(func(st *Status) { st.State, st.HealthyAt = Running, healthyAt })
-			s.log.Info("gateway is healthy", "pid", c.pid, "startup", healthyAt.Sub(c.started).Round(time.Millisecond))
-			s.o.OnHealthy()
-			t := time.NewTicker(s.o.ListenCheckEvery)
-			defer t.Stop()
-			listenTick = t.C
-			go s.o.Prober.Watch(gen, func(r string) {
-				select {
-				case hungCh <- r:
-				default:
-				}
-			})
-		case r := <-hungCh:
-			s.log.Error("gateway is hung; killing it", "pid", c.pid, "reason", r)
-			stopWith(s.o.KillTimeout)
-			e.Cause, code = "the gateway hung: "+r, CodeHung
-			break supervise
-		case <-listenTick:
-			if err := checkLoopback(c.pid); errors.Is(err, ErrNotLoopback) {
-				stopWith(0)
-				e.Cause, e.Fatal, code = "security: "+err.Error(), true, CodeNotLoopback
-				break supervise
-			}
-		case r := <-s.restart:
-			s.log.Info("restarting gateway on request", "reason", r)
-			stopWith(s.o.StopTimeout)
-			e.Requested = true
-			s.tracker.Reset()
-			break supervise
-		case <-ctx.Done():
-			s.log.Info("stopping gateway", "pid", c.pid)
-			stopWith(s.o.StopTimeout)
-			s.log.Info("gateway stopped", "pid", c.pid, "exit", e.Describe())
-			return Decision{}, "", false
-		}
-	}
-	s.update(func(st *Status) { st.PID = 0 }) // reaped: never report its pid as running
-	c.reapGroup()
-	c.drained(time.Second)
-	if !healthyAt.IsZero() {
-		e.Started, e.Uptime = true, time.Since(healthyAt)
-	}
-	if lines := c.tail.Lines(5, s.o.Redact); len(lines) > 0 {
-		e.Detail = strings.Join(lines, " | ")
-	}
-	d = s.tracker.Next(e, time.Now())
-	if !d.Restart && !e.Fatal && code == "" {
-		code = CodeConfigInvalid
-	}
-	s.log.Warn("gateway exited", "pid", c.pid, "exit", e.Describe(), "reason", d.Reason)
-	s.recordExit(e, d.Reason)
-	return d, code, true
-}
-
-func (s *Supervisor) recordExit(e Exit, reason string) {
-	s.update(func(st *Status) {
-		st.LastExit = &LastExit{Code: e.Code, Signal: e.Signal, At: time.Now(), Reason: reason}
-		st.Crashes = s.tracker.Crashes()
-	})
-}
-
-// clearPort stops a stale gateway of ours and refuses to start while
-// anyone else holds the port: a foreign process is named, never killed.
-func (s *Supervisor) clearPort(ctx context.Context) error {
-	if pid := s.pid.stale(); pid > 0 {
-		s.log.Warn("stopping a gateway left over from an earlier openclawd", "pid", pid)
-		if err := killStale(ctx, pid, s.o.StopTimeout); err != nil {
-			return err
-		}
-		s.pid.remove()
-	}
-	ls, err := sockets.TCPListeners(s.o.Port)
-	if err != nil {
-		return fmt.Errorf("reading the socket table: %w", err)
-	}
-	if len(ls) > 0 {
-		return fmt.Errorf("port %d is in use by %s; stop that process or set gateway.port to a free port (`sudo ss -ltnp 'sport = :%d'` shows the holder)",
-			s.o.Port, sockets.Describe(ls), s.o.Port)
-	}
-	return nil
-}
-
-// Transient marks a Spec error that a retry may fix (a download that
-// failed on the network): the supervisor backs off instead of failing.
-func Transient(err error) error { return transientError{err} }
-
-type transientError struct{ error }
-
-func (e transientError) Unwrap() error { return e.error }
-
-// permanentExecError reports whether starting failed for a reason that
-// retrying cannot fix (a missing or non-executable program), as opposed to
-// a transient one (ENOMEM, EAGAIN, EMFILE) that deserves a backoff.
-func permanentExecError(err error) bool {
-	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) ||
-		errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, errNoCommand)
-}
-
-// resetDir empties dir, but for the entries named in keep, and makes sure
-// it exists with mode 0700.
-func resetDir(dir string, keep []string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if slices.Contains(keep, e.Name()) {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
 }

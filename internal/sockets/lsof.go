@@ -48,7 +48,7 @@ func parseLsof(r io.Reader) ([]Listener, error) {
 			if !ok {
 				i = len(ls)
 				index[ap] = i
-				ls = append(ls, Listener{Addr: ap})
+				ls = append(ls, Listener{Addr: ap, UID: -1})
 			}
 			if pid > 0 && !slices.Contains(ls[i].PIDs, pid) {
 				ls[i].PIDs = append(ls[i].PIDs, pid)

@@ -19,6 +19,7 @@ import (
 type Listener struct {
 	Addr  netip.AddrPort // local address as the kernel reports it (v4-mapped v6 is kept)
 	Inode uint64         // linux socket inode (0 on darwin)
+	UID   int            // owner uid from the socket table (-1 where unknown: darwin)
 	PIDs  []int          // processes holding it, ascending (may be empty if unknown)
 }
 
@@ -104,6 +105,40 @@ func Descendants(pid int) ([]int, error) {
 		return nil, err
 	}
 	return descendantsOf(procs, pid), nil
+}
+
+// Tree lists pid, the members of its process group, its descendants and,
+// when adopter > 0, every descendant of adopter: a child subreaper (the
+// supervisor) inherits the orphans of the tree, which left pid's ancestry
+// but not the tree. Ascending, one snapshot of the process table.
+func Tree(pid, adopter int) ([]int, error) {
+	procs, err := listProcs()
+	if err != nil {
+		return nil, err
+	}
+	out := append([]int{pid}, inGroup(procs, pid)...)
+	out = append(out, descendantsOf(procs, pid)...)
+	if adopter > 0 {
+		out = append(out, descendantsOf(procs, adopter)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Children lists the processes whose parent is pid, ascending.
+func Children(pid int) ([]int, error) {
+	procs, err := listProcs()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, p := range procs {
+		if p.ppid == pid && p.pid != pid {
+			out = append(out, p.pid)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Describe names who holds a port: "pid 1234 (nginx) on 0.0.0.0:18789".

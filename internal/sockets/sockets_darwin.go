@@ -115,3 +115,33 @@ func listProcs() ([]proc, error) {
 	}
 	return procs, nil
 }
+
+// listenersOn returns the listeners on port with PIDs set to their holders
+// among pids only. lsof sees every process's sockets only as root, so a
+// listener may come back with no holder at all.
+func listenersOn(port int, pids []int) ([]Listener, error) {
+	ls, err := TCPListeners(port)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ls {
+		ls[i].PIDs = slices.DeleteFunc(ls[i].PIDs, func(p int) bool { return !slices.Contains(pids, p) })
+	}
+	return ls, nil
+}
+
+// identify sets PIDs to every holder lsof reports, matched by address.
+func identify(ls []Listener) {
+	all, err := TCPListeners(0)
+	if err != nil {
+		return
+	}
+	for i := range ls {
+		ls[i].PIDs = nil
+		for _, a := range all {
+			if a.Addr == ls[i].Addr {
+				ls[i].PIDs = append(ls[i].PIDs, a.PIDs...)
+			}
+		}
+	}
+}

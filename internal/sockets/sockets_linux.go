@@ -116,11 +116,15 @@ func parseProcNetTCP(r io.Reader, order binary.ByteOrder, port int) ([]Listener,
 		if port != 0 && int(ap.Port()) != port {
 			continue
 		}
+		uid, err := strconv.Atoi(f[7])
+		if err != nil {
+			return nil, fmt.Errorf("uid in %q: %w", line, err)
+		}
 		inode, err := strconv.ParseUint(f[9], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("inode in %q: %w", line, err)
 		}
-		out = append(out, Listener{Addr: ap, Inode: inode})
+		out = append(out, Listener{Addr: ap, Inode: inode, UID: uid})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -319,4 +323,29 @@ func listProcs() ([]proc, error) {
 		procs = append(procs, proc{pid: pid, ppid: ppid, pgid: pgid})
 	}
 	return procs, nil
+}
+
+// listenersOn returns the listeners on port with PIDs set to their holders
+// among pids only.
+func listenersOn(port int, pids []int) ([]Listener, error) {
+	ls, err := readListeners(port)
+	if err != nil {
+		return nil, err
+	}
+	if pids == nil {
+		pids = []int{} // nil would mean every process to resolveOwners
+	}
+	if err := resolveOwners(ls, pids); err != nil {
+		return nil, err
+	}
+	sortListeners(ls)
+	return ls, nil
+}
+
+// identify sets PIDs to every holder whose fd table this process can read.
+func identify(ls []Listener) {
+	for i := range ls {
+		ls[i].PIDs = nil
+	}
+	_ = resolveOwners(ls, nil)
 }

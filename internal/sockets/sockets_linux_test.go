@@ -37,7 +37,7 @@ func TestParseProcNetTCP(t *testing.T) {
 			name: "tcp6 all ports, skips established",
 			in:   sampleTCP6,
 			want: []Listener{
-				{Addr: ap("[::ffff:127.0.0.1]:59601"), Inode: 5262},
+				{Addr: ap("[::ffff:127.0.0.1]:59601"), Inode: 5262, UID: 0},
 				{Addr: ap("[::1]:59901"), Inode: 5261},
 				{Addr: ap("[::]:58833"), Inode: 5263},
 			},
@@ -48,8 +48,8 @@ func TestParseProcNetTCP(t *testing.T) {
 			name: "tcp4",
 			in:   sampleTCP4,
 			want: []Listener{
-				{Addr: ap("0.0.0.0:2024"), Inode: 1575},
-				{Addr: ap("127.0.0.1:8080"), Inode: 1600},
+				{Addr: ap("0.0.0.0:2024"), Inode: 1575, UID: 0},
+				{Addr: ap("127.0.0.1:8080"), Inode: 1600, UID: 1000},
 			},
 		},
 		{name: "header only", in: header, want: nil},

@@ -23,3 +23,7 @@ func ProcessName(pid int) string { return "" }
 func StartTime(pid int) (string, error) { return "", errUnsupported }
 
 func listProcs() ([]proc, error) { return nil, errUnsupported }
+
+func listenersOn(port int, pids []int) ([]Listener, error) { return nil, errUnsupported }
+
+func identify([]Listener) {}

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,63 +14,6 @@ import (
 	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/internal/sockets"
 )
-
-// descendantsOutsideGroup lists pid's descendants that left its process
-// group, which a group signal would miss.
-func descendantsOutsideGroup(pid int) []int {
-	desc, err := sockets.Descendants(pid)
-	if err != nil {
-		return nil
-	}
-	group, _ := sockets.ProcessGroup(pid)
-	var out []int
-	for _, p := range desc {
-		if !slices.Contains(group, p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// treePIDs is the gateway, its process group and its descendants.
-func treePIDs(pid int) []int {
-	pids := []int{pid}
-	if g, err := sockets.ProcessGroup(pid); err == nil {
-		pids = append(pids, g...)
-	}
-	if d, err := sockets.Descendants(pid); err == nil {
-		pids = append(pids, d...)
-	}
-	slices.Sort(pids)
-	return slices.Compact(pids)
-}
-
-// ErrNotLoopback means the gateway listened beyond loopback.
-var ErrNotLoopback = errors.New("gateway listens beyond loopback")
-
-// checkLoopback verifies from the kernel's socket table that the
-// gateway's process tree listens on loopback only, on any port.
-func checkLoopback(pid int) error {
-	// Only the gateway's own tree counts: a foreign listener that appears
-	// on the port later is not the gateway's doing.
-	mine, err := sockets.ListenersOf(treePIDs(pid))
-	if err != nil {
-		return fmt.Errorf("reading the socket table: %w", err)
-	}
-	var bad []string
-	for _, l := range mine {
-		if !l.Loopback() {
-			bad = append(bad, l.Addr.String())
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	slices.Sort(bad)
-	return fmt.Errorf("%w: it listened on %s, not on 127.0.0.1/::1 only, so openclawd stopped it and will not restart it. "+
-		"Something overrode the loopback bind: check gateway.command and gateway.bind in the gateway's openclaw.json, then run `openclawd restart`",
-		ErrNotLoopback, strings.Join(slices.Compact(bad), ", "))
-}
 
 // pidFile records the running gateway's pid and start time, so a later
 // openclawd can tell its own stale gateway from a reused pid.
@@ -158,4 +100,24 @@ func waitGone(ctx context.Context, pid int, d time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// prepare creates the pid file's directory before a start, so that a full
+// or failing disk shows before the gateway runs rather than after.
+func (f pidFile) prepare() error {
+	if f == "" {
+		return nil
+	}
+	return os.MkdirAll(filepath.Dir(string(f)), 0o700)
+}
+
+// descendantsOutsideGroup lists pid's descendants that left its process
+// group, which a group signal would miss.
+func descendantsOutsideGroup(pid int) []int {
+	desc, err := sockets.Descendants(pid)
+	if err != nil {
+		return nil
+	}
+	group, _ := sockets.ProcessGroup(pid)
+	return slices.DeleteFunc(desc, func(p int) bool { return slices.Contains(group, p) })
 }
