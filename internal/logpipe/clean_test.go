@@ -28,6 +28,7 @@ func TestCleanLine(t *testing.T) {
 		{"only escapes", "\x1b[0m\x1b[K", ""},
 		{"lone ESC at end", "abc\x1b", "abc"},
 		{"unterminated OSC", "ok\x1b]0;never ends", "ok"},
+		{"bidi override dropped", "user \u202egnp.exe\u202c done", "user gnp.exe done"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

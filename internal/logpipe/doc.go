@@ -5,9 +5,10 @@
 // retry loop produced 49,315 log events in an hour. A Pipe sits between the
 // child's stdout/stderr and the daemon's slog.Logger and:
 //
-//   - splits the byte stream into lines, strips ANSI escape sequences and
-//     control characters, and cuts over-long lines, so every record is plain
-//     text of bounded size;
+//   - splits the byte stream into lines, strips ANSI escape sequences,
+//     control and bidi characters, masks secrets, and only then cuts
+//     over-long lines, so every record is plain text of bounded size with no
+//     secret or part of one;
 //   - collapses repeats: each line is normalised into a pattern (numbers, hex
 //     ids, UUIDs, ISO timestamps and durations become '#'); a line whose
 //     pattern is among the last Window distinct patterns seen within
@@ -37,6 +38,8 @@ package logpipe
 import (
 	"log/slog"
 	"time"
+
+	"github.com/openclawd/openclawd/internal/redact"
 )
 
 // Defaults applied by New to zero-valued Options fields.
@@ -77,9 +80,17 @@ type Options struct {
 	KeepTail int
 
 	Now func() time.Time // clock; nil means time.Now
-	// Redact, if set, rewrites each cleaned line before anything else sees
-	// it: the daemon masks the gateway token, which a gateway may print
-	// (a dashboard URL with #token=…).
+
+	// Secrets, if set, are masked in each whole cleaned line before it is
+	// truncated, counted, kept in the tail or logged: the gateway token,
+	// which a gateway may print (a dashboard URL with #token=…), and the
+	// env file's API keys. A line longer than twice MaxLineBytes loses its
+	// end unseen; a trailing fragment that starts a secret is masked then
+	// too (redact.Set.RedactCut), so no part of a secret survives a cut.
+	Secrets *redact.Set
+	// Redact, if set, also rewrites each cleaned line, after Secrets and
+	// before truncation. Prefer Secrets: Redact cannot see a secret cut
+	// where the raw line was.
 	Redact func(string) string
 }
 

@@ -142,12 +142,12 @@ func (p *Pipe) endLine() {
 	if len(line) == 0 {
 		return
 	}
-	line, n := truncate(line, p.o.MaxLineBytes)
+	// Redact the whole line, then truncate: truncating first could keep the
+	// front of a secret whose end it cut, where no whole secret is left to
+	// find (the token was once logged with 54 of its 64 characters).
+	text := p.redact(string(line), cut > 0)
+	text, n := truncate(text, p.o.MaxLineBytes)
 	cut += n
-	text := string(line)
-	if p.o.Redact != nil {
-		text = p.o.Redact(text)
-	}
 	if cut > 0 {
 		p.stats.Truncated++
 		// The count mixes raw and cleaned bytes when both limits hit; it is
@@ -161,6 +161,21 @@ func (p *Pipe) endLine() {
 		p.tailLen = min(p.tailLen+1, len(p.tail))
 	}
 	p.process(text, p.o.Now())
+}
+
+// redact masks secrets in a whole cleaned line. rawCut says hold dropped
+// the line's end unseen: a secret may straddle that cut, so a trailing
+// fragment that starts one is masked too.
+func (p *Pipe) redact(text string, rawCut bool) string {
+	if rawCut {
+		text = p.o.Secrets.RedactCut(text)
+	} else {
+		text = p.o.Secrets.Redact(text)
+	}
+	if p.o.Redact != nil {
+		text = p.o.Redact(text)
+	}
+	return text
 }
 
 // emit writes one record stamped with the injected clock, so record times
