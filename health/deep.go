@@ -169,18 +169,29 @@ func (c *Checker) handshake(ctx context.Context, conn *websocket.Conn) (hello, e
 	if c.o.Token != nil {
 		token = c.o.Token()
 	}
-	return connect(ctx, conn, token)
+	return connectVerified(ctx, conn, token, c.o.Listener)
 }
 
 // connect is the token-only handshake of §12: connect.challenge, connect,
 // hello-ok. A refusal comes back as *refusal.
 func connect(ctx context.Context, conn *websocket.Conn, token string) (hello, error) {
+	return connectVerified(ctx, conn, token, nil)
+}
+
+// connectVerified is connect with verify (if set) called right before the
+// token is sent: the last moment to find that a squatter answers.
+func connectVerified(ctx context.Context, conn *websocket.Conn, token string, verify func() error) (hello, error) {
 	f, err := readFrame(ctx, conn)
 	if err != nil {
 		return hello{}, fmt.Errorf("reading connect.challenge: %w", err)
 	}
 	if f.Type != "event" || f.Event != "connect.challenge" {
 		return hello{}, fmt.Errorf("expected the connect.challenge event, got %s %q", f.Type, f.Event)
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			return hello{}, fmt.Errorf("not sending the token: the listener on the port is not the gateway's: %w", err)
+		}
 	}
 	var req connectFrame
 	req.Type, req.ID, req.Method = "req", "1", "connect"

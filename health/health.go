@@ -36,6 +36,13 @@ type Options struct {
 	Deep         bool
 	DeepInterval time.Duration // health RPC period on that socket (default 60s)
 	Logger       *slog.Logger  // default slog.Default()
+	// Listener, when set, verifies that the process listening on Port is
+	// the gateway (supervisor.VerifyListener). It is called before a
+	// /startupz "started" is believed, before every WebSocket connect (so
+	// the token never reaches a squatter) and before each /healthz check,
+	// where an error counts as a failed check. An error matching
+	// sockets.ErrForeignListener ends Started at once.
+	Listener func() error
 }
 
 // DefaultOptions returns the defaults, Deep included; set Port and Token.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openclawd/openclawd/internal/sockets"
 )
 
 // ErrNotStarted is wrapped by Started's error when StartupTimeout passes.
@@ -33,6 +35,17 @@ func (c *Checker) Started(ctx context.Context) error {
 	last := "no answer yet"
 	for {
 		version, answer, err := c.pollStartup(dctx)
+		if err == nil && c.o.Listener != nil {
+			// Only the gateway's own answer counts: a process that bound the
+			// port first would otherwise be declared the healthy gateway.
+			if lerr := c.o.Listener(); lerr != nil {
+				if errors.Is(lerr, sockets.ErrForeignListener) {
+					c.update(gen, func() { c.st.LastError = "/startupz: " + lerr.Error() })
+					return fmt.Errorf("/startupz on port %d answered by a process that is not the gateway: %w", c.o.Port, lerr)
+				}
+				err, answer = lerr, "started, but "+lerr.Error()
+			}
+		}
 		if err == nil {
 			c.update(gen, func() {
 				c.st.Started, c.st.Version, c.st.CheckedAt = true, version, time.Now()
@@ -77,8 +90,12 @@ func (c *Checker) pollStartup(ctx context.Context) (version, answer string, err 
 // failed it calls hung once with a readable reason and returns. It returns
 // without calling hung when ctx ends.
 //
-// Checks never overlap, so a hang is reported about Failures×max(Interval,
-// Timeout) after it starts, sooner when the WebSocket probe fails too.
+// Checks never overlap. After a failure the remaining checks of the streak
+// are paced to end Failures×Interval after the start of the last check that
+// passed (nextCheck), so a hang is reported within that window of its onset
+// when Interval ≥ Timeout·Failures/(Failures-1) (the defaults: 10s, 5s, 3),
+// and about Interval+Failures×Timeout after it otherwise; sooner when the
+// WebSocket probe fails too.
 func (c *Checker) Watch(ctx context.Context, hung func(reason string)) {
 	gen := c.generation()
 	c.update(gen, func() { // a streak never carries over from an earlier Watch
@@ -96,22 +113,11 @@ func (c *Checker) Watch(ctx context.Context, hung func(reason string)) {
 	if c.o.Deep {
 		wg.Go(func() { c.deepLoop(ctx, gen, failed, &abort) })
 	}
-	t := time.NewTicker(c.o.Interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
-	check := true
+	lastPass := time.Now() // the gateway has just said started
+	check := false
 	for {
-		if check {
-			c.checkLive(ctx, gen)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if reason, ok := c.hungReason(gen); ok {
-			c.log.Warn("gateway hung", "reason", reason, "port", c.o.Port)
-			abort.Store(true)
-			hung(reason)
-			return
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -120,14 +126,71 @@ func (c *Checker) Watch(ctx context.Context, hung func(reason string)) {
 		case <-failed:
 			check = false
 		}
+		if check {
+			start := time.Now()
+			passed := c.checkLive(ctx, gen)
+			if ctx.Err() != nil {
+				return
+			}
+			if passed {
+				lastPass = start
+			}
+			t.Reset(time.Until(c.nextCheck(start, lastPass, passed, gen)))
+		}
+		if reason, ok := c.hungReason(gen); ok {
+			c.log.Warn("gateway hung", "reason", reason, "port", c.o.Port)
+			abort.Store(true)
+			hung(reason)
+			return
+		}
 	}
 }
 
-// checkLive runs one /healthz check and records it.
-func (c *Checker) checkLive(ctx context.Context, gen uint64) {
-	code, body, err := c.get(ctx, "/healthz")
+// nextCheck is when the /healthz check after one that started at start
+// begins: Interval later after a pass; after a failure, soon enough that
+// the streak's remaining checks, each allowed Timeout, end by lastPass +
+// Failures×Interval, and evenly spread until then.
+func (c *Checker) nextCheck(start, lastPass time.Time, passed bool, gen uint64) time.Time {
+	next := start.Add(c.o.Interval)
+	if passed {
+		return next
+	}
+	c.mu.Lock()
+	left := c.o.Failures - c.httpFails - c.deepFails
+	stale := gen != c.gen
+	c.mu.Unlock()
+	if left <= 0 || stale {
+		return next
+	}
+	now := time.Now()
+	deadline := lastPass.Add(time.Duration(c.o.Failures) * c.o.Interval)
+	slack := deadline.Sub(now) - time.Duration(left)*c.o.Timeout
+	return minTime(next, now.Add(max(0, slack/time.Duration(left))))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// checkLive runs one /healthz check, records it and reports whether it
+// passed. A listener that is not the gateway's fails it unasked.
+func (c *Checker) checkLive(ctx context.Context, gen uint64) bool {
+	var code int
+	var body string
+	var err error
+	if c.o.Listener != nil {
+		if lerr := c.o.Listener(); lerr != nil {
+			err = fmt.Errorf("the listener on port %d is not the gateway's: %w", c.o.Port, lerr)
+		}
+	}
+	if err == nil {
+		code, body, err = c.get(ctx, "/healthz")
+	}
 	if ctx.Err() != nil {
-		return // our own cancellation, not the gateway's failure
+		return false // our own cancellation, not the gateway's failure
 	}
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("status %d: %s", code, body)
@@ -149,6 +212,7 @@ func (c *Checker) checkLive(ctx context.Context, gen uint64) {
 		c.st.Passes = 0
 		c.log.Warn("gateway /healthz check failed", "consecutive", c.httpFails+c.deepFails, "error", c.httpErr)
 	})
+	return err == nil
 }
 
 // deepFailure records a WebSocket failure toward the streak and wakes Watch.

@@ -24,6 +24,8 @@ var modes = map[string]bool{
 	"bind-any":         true, // listen on 0.0.0.0, as on container-like hosts (§8)
 	"ignore-term":      true, // SIGTERM is logged and ignored
 	"restart-at-start": true, // exit 0 right after start, as a supervised restart
+	"escape-any":       true, // spawn a setsid'd, orphaned grandchild listening on 0.0.0.0
+	"escape-idle":      true, // spawn a setsid'd, orphaned grandchild that only sleeps
 }
 
 // config is what one start of the fake runs with.
@@ -33,8 +35,10 @@ type config struct {
 	mode       string
 	tick       time.Duration
 	startup    time.Duration
-	supervised bool   // restart requests exit 0 instead of restarting in place
-	stateDir   string // OPENCLAW_STATE_DIR: openclaw.json, read per request
+	bindRetry  time.Duration // keep retrying an address in use this long, as the real gateway does (§6)
+	logConnect bool          // print each connect frame's token (a squatter test's witness)
+	supervised bool          // restart requests exit 0 instead of restarting in place
+	stateDir   string        // OPENCLAW_STATE_DIR: openclaw.json, read per request
 }
 
 // loadConfig reads the command line and environment the way the real
@@ -85,6 +89,10 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if cfg.startup, err = envMillis(getenv, "FAKE_GATEWAY_STARTUP_MS", defaultStartup); err != nil {
 		return config{}, err
 	}
+	if cfg.bindRetry, err = envMillis(getenv, "FAKE_GATEWAY_BIND_RETRY_MS", 0); err != nil {
+		return config{}, err
+	}
+	cfg.logConnect = truthy(getenv("FAKE_GATEWAY_LOG_CONNECT"))
 	return cfg, nil
 }
 

@@ -17,9 +17,16 @@
 //	FAKE_GATEWAY_TICK_MS     WebSocket tick interval (default 30000)
 //	FAKE_GATEWAY_MODE_FILE   file whose first word picks this start's mode:
 //	                         normal, exit78, crash, bind-any, ignore-term,
-//	                         restart-at-start (missing or empty: normal)
+//	                         restart-at-start, escape-any, escape-idle
+//	                         (missing or empty: normal)
 //	FAKE_GATEWAY_EVENTS      file to append "start pid=N" / "exit pid=N code=C"
 //	FAKE_GATEWAY_ENV_DUMP    file to write the process environment to, as JSON
+//	FAKE_GATEWAY_BIND_RETRY_MS  retry a port in use this long before exit 1 (default 0)
+//	FAKE_GATEWAY_LOG_CONNECT    1: print the token of every connect frame received
+//
+// Modes escape-any and escape-idle spawn, before /startupz says started, a
+// grandchild that calls setsid and is orphaned (double fork), listening on
+// 0.0.0.0 or idle; FAKE_GATEWAY_EVENTS gets "escaped pid=N listen=B".
 //
 // Cues, POST on the gateway port from loopback with header X-Fake-Token set
 // to the gateway token:
@@ -81,6 +88,9 @@ type gateway struct {
 // Main runs the fake gateway with os.Args and the environment. It never
 // returns: every path ends in os.Exit with the code the real gateway uses.
 func Main() {
+	if runRole() {
+		return
+	}
 	g := &gateway{
 		out:        newOutput(os.Stdout, os.Stderr, os.Getenv("NO_COLOR") == ""),
 		rec:        recorder{path: os.Getenv("FAKE_GATEWAY_EVENTS")},
@@ -131,6 +141,13 @@ func (g *gateway) run() {
 		go func() { _ = srv.Serve(ln) }()
 	}
 	g.banner(lns)
+	if m := g.cfg.mode; m == "escape-any" || m == "escape-idle" {
+		// Before started: the supervisor's first loopback check must see it.
+		if _, err := g.escape(m == "escape-any"); err != nil {
+			g.out.errorf("fakegateway: %v", err)
+			g.exit(exitUsage)
+		}
+	}
 
 	g.startTimer = time.NewTimer(g.cfg.startup)
 	for {

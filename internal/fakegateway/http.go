@@ -3,11 +3,13 @@ package fakegateway
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +26,10 @@ func (g *gateway) listen() ([]net.Listener, error) {
 	for i, b := range binds {
 		addr := net.JoinHostPort(b.host, strconv.Itoa(g.cfg.port))
 		ln, err := net.Listen(b.network, addr)
+		for deadline := time.Now().Add(g.cfg.bindRetry); err != nil && errors.Is(err, syscall.EADDRINUSE) && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond) // the real gateway's retry loop, compressed
+			ln, err = net.Listen(b.network, addr)
+		}
 		if err != nil {
 			if i == 0 {
 				return nil, fmt.Errorf("listen %s: %w", addr, err)

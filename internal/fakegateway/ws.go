@@ -120,6 +120,9 @@ func (g *gateway) connect(ctx context.Context, wc *wsConn, f frame) error {
 	if err := json.Unmarshal(f.Params, &p); err != nil {
 		return wc.refuse(ctx, f.ID, rpcError{Code: "INVALID_REQUEST", Message: "invalid connect params"}, websocket.StatusPolicyViolation, "invalid connect params")
 	}
+	if g.cfg.logConnect && p.Auth != nil {
+		g.out.info("ws", "connect frame conn=%s token=%s", wc.id, p.Auth.Token)
+	}
 	if g.phase.Load() != phaseStarted {
 		return wc.refuse(ctx, f.ID, rpcError{Code: "UNAVAILABLE", Message: "gateway starting", Retryable: true, RetryAfterMs: 500},
 			websocket.StatusTryAgainLater, "gateway starting")
