@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // roleEnv tells a re-executed fake which part of an escape it plays.
@@ -63,15 +64,26 @@ func runRole() bool {
 		}
 		os.Exit(0) // without waiting: the grandchild is orphaned
 	case "escaped":
+		var ln net.Listener
 		if os.Getenv("FAKE_GATEWAY_ESCAPE_LISTEN") == "true" {
-			if _, err := net.Listen("tcp4", "0.0.0.0:0"); err != nil {
+			var err error
+			if ln, err = net.Listen("tcp4", "0.0.0.0:0"); err != nil {
 				fmt.Println("error", err)
 				os.Exit(1)
 			}
 		}
 		fmt.Printf("escaped %d\n", os.Getpid())
-		os.Stdout.Close() // the gateway reads up to EOF of the broker's pipe
-		select {}
+		os.Stdout.Close()
+		if ln == nil {
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
+		for { // serve, and keep the listener referenced: a collected one closes
+			if c, err := ln.Accept(); err == nil {
+				c.Close()
+			}
+		}
 	}
 	return false
 }

@@ -23,6 +23,8 @@
 //	FAKE_GATEWAY_ENV_DUMP    file to write the process environment to, as JSON
 //	FAKE_GATEWAY_BIND_RETRY_MS  retry a port in use this long before exit 1 (default 0)
 //	FAKE_GATEWAY_LOG_CONNECT    1: print the token of every connect frame received
+//	FAKE_GATEWAY_WAIT_FILE      wait for this file to exist before listening;
+//	                            FAKE_GATEWAY_EVENTS then gets "listening pid=N port=P"
 //
 // Modes escape-any and escape-idle spawn, before /startupz says started, a
 // grandchild that calls setsid and is orphaned (double fork), listening on
@@ -126,11 +128,17 @@ func Main() {
 // run listens at once, flips to started after the startup delay, and serves
 // signals and restart cues until something exits the process.
 func (g *gateway) run() {
+	if f := os.Getenv("FAKE_GATEWAY_WAIT_FILE"); f != "" {
+		for _, err := os.Stat(f); err != nil; _, err = os.Stat(f) {
+			time.Sleep(10 * time.Millisecond) // a test's cue to bind now
+		}
+	}
 	lns, err := g.listen()
 	if err != nil {
 		g.out.errorf("Gateway failed to start: %v", err)
 		g.exit(1) // the real gateway exits 1 on EADDRINUSE (§6)
 	}
+	g.rec.event("listening pid=%d port=%d", os.Getpid(), g.cfg.port)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR2)
 
