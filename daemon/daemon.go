@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,17 +63,10 @@ type Daemon struct {
 // Run runs openclawd in the foreground until ctx ends, then stops the
 // gateway cleanly. stderr receives the logs (journald under systemd).
 func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
-	// State and secrets are 0700 even if they existed with wider modes.
-	if err := PrepareStateDir(cfg); err != nil {
+	// Every directory is the service user's and 0700, even if it existed
+	// with wider modes; a link or another owner stops the start.
+	if err := cfg.Layout().Ensure(); err != nil {
 		return err
-	}
-	for _, dir := range []string{cfg.SecretsDir(), cfg.LogDir()} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("creating %s: %w", dir, err)
-		}
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("securing %s: %w", dir, err)
-		}
 	}
 	logFile, err := logpipe.OpenRotating(cfg.LogFile(), int64(cfg.Logs.FileMaxMB)<<20, cfg.Logs.FileKeep)
 	if err != nil {
@@ -94,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	))
 	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(),
 		reloadReq: make(chan chan reloadResult),
-		gwWatch:   newFileWatch(filepath.Join(GatewayStateDir(cfg), "openclaw.json"))}
+		gwWatch:   newFileWatch(cfg.Layout().GatewayConfig())}
 	err = d.run(ctx)
 	if err != nil {
 		log.Error("openclawd stopped with an error", "err", err)
@@ -104,7 +96,10 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 
 func (d *Daemon) run(ctx context.Context) error {
 	cfg := d.config()
-	d.log.Info("openclawd starting", "version", Version, "config", cfg.Path, "state_dir", cfg.StateDir, "port", cfg.Gateway.Port)
+	d.log.Info("openclawd starting", "version", Version, "config", cfg.Path, "state_dir", cfg.StateDir, "port", cfg.Gateway.Port, "user", currentUser())
+	if os.Geteuid() == 0 {
+		d.log.Warn("openclawd and the gateway run as root (user: root): the gateway runs an AI agent with tools, and anything it is tricked into doing, it does as root; set user to an account of its own (`useradd --system openclawd`) and restart")
+	}
 
 	// The socket comes first, so `status` answers "starting" rather than
 	// "connection refused" while the gateway boots.
@@ -131,6 +126,9 @@ func (d *Daemon) run(ctx context.Context) error {
 		Deep:            cfg.Health.DeepProbe(),
 		DeepInterval:    cfg.Health.DeepInterval,
 		Logger:          d.log,
+		// Only the gateway's own processes may answer: checked before
+		// /startupz is believed, before the token is sent, with each check.
+		Listener: func() error { return d.sup.VerifyListener() },
 	})
 	gwLog := d.log.With("component", "gateway")
 	pipe := func(stream string, level slog.Level) *logpipe.Pipe {
@@ -151,12 +149,15 @@ func (d *Daemon) run(ctx context.Context) error {
 		Policy:      supervisor.Policy{MinDelay: cfg.Restart.MinDelay, MaxDelay: cfg.Restart.MaxDelay, StableAfter: cfg.Restart.StableAfter},
 		StopTimeout: cfg.Gateway.StopTimeout,
 		KillTimeout: cfg.Health.KillTimeout,
-		PIDFile:     cfg.RunDir() + "/gateway.pid",
+		PIDFile:     cfg.Layout().PIDFile(),
 		Stdout:      stdout,
 		Stderr:      stderr,
 		Redact:      d.redact,
 		Logger:      d.log.With("component", "supervisor"),
 		OnHealthy:   d.onHealthy,
+		// The daemon starts no other process while a gateway runs, so every
+		// orphan it adopts is the gateway's (supervisor/tree.go).
+		Subreaper: true,
 	})
 	if err != nil {
 		return err
