@@ -11,8 +11,12 @@ import (
 	"github.com/openclawd/openclawd/statedir"
 )
 
-// reservedEnv are variables openclawd sets itself: the gateway's behaviour
-// depends on them (openclaw-gateway.md §4, §7), so config may not override them.
+// reservedEnv are variables openclawd sets itself or keeps from the gateway:
+// the gateway's behaviour depends on them (openclaw-gateway.md §4, §7), or
+// they would let whoever writes gateway.env (the service user may own it)
+// load code into the gateway or move its config out of openclawd's hands.
+// Config may not set them; reservedReason also covers every LD_* and
+// DYLD_* name.
 var reservedEnv = map[string]string{
 	"OPENCLAW_GATEWAY_PORT":          "set gateway.port instead",
 	"OPENCLAW_GATEWAY_TOKEN":         "put it in gateway.env_file, or let openclawd generate one",
@@ -22,6 +26,33 @@ var reservedEnv = map[string]string{
 	"OPENCLAW_NO_RESPAWN":            "openclawd owns every restart",
 	"TMPDIR":                         "openclawd gives the gateway a private one",
 	"OPENCLAW_DISABLE_BONJOUR":       "openclawd keeps the gateway off the LAN",
+	"OPENCLAW_CONFIG_PATH":           "openclawd writes the gateway's config (<state_dir>/openclaw/openclaw.json) and keeps its own keys there",
+	"OPENCLAW_HOME":                  "openclawd sets where the gateway keeps its state (<state_dir>/openclaw)",
+	"OPENCLAW_STATE_DIR":             "openclawd sets where the gateway keeps its state (<state_dir>/openclaw)",
+	"OPENCLAW_INCLUDE_ROOTS":         "it widens which files the gateway's config may include",
+	"NODE_OPTIONS":                   "it can load any code into the gateway (--require, --import); the heap size is node.max_old_space_mb",
+	"NODE_PATH":                      "it changes where the gateway loads modules from",
+	"PATH":                           "openclawd puts the pinned Node first; another PATH chooses which programs the gateway runs",
+	"HOME":                           "openclawd gives the gateway its own (<state_dir>/home)",
+	"BASH_ENV":                       "every shell the gateway's tools start would run that file first",
+	"LD_PRELOAD":                     "it loads a library into every program the gateway starts",
+	"LD_LIBRARY_PATH":                "it changes which libraries every program the gateway starts loads",
+	"LD_AUDIT":                       "it loads a library into every program the gateway starts",
+	"DYLD_INSERT_LIBRARIES":          "it loads a library into every program the gateway starts",
+	"DYLD_LIBRARY_PATH":              "it changes which libraries every program the gateway starts loads",
+}
+
+// reservedReason says why name may not be set in config or the env file,
+// or is "". The dynamic loaders read many more LD_* (glibc) and DYLD_*
+// (macOS) variables than reservedEnv lists, so the prefixes are reserved.
+func reservedReason(name string) string {
+	if why := reservedEnv[name]; why != "" {
+		return why
+	}
+	if strings.HasPrefix(name, "LD_") || strings.HasPrefix(name, "DYLD_") {
+		return "the dynamic loader reads it in every program the gateway starts"
+	}
+	return ""
 }
 
 // SupervisorMarkers are variables a service manager sets that make the
@@ -46,10 +77,10 @@ func IsSupervisorMarker(name string) bool {
 }
 
 var (
-	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	userName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
-	versionRE = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
-	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	userNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
+	versionRE  = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Validate checks values. It is fast and has no side effects; every problem
@@ -63,7 +94,7 @@ func (c *Config) Validate() error {
 		bad("state_dir", "%q is not an absolute path; use e.g. /var/lib/openclawd", c.StateDir)
 	}
 	switch u := c.User; {
-	case !userName.MatchString(u):
+	case !userNameRE.MatchString(u):
 		bad("user", "%q is not a user name; name the service account, e.g. openclawd (create it with `useradd --system openclawd`)", u)
 	case c.Openclaw.InstallUser != "" && c.lines["user"] != 0 && c.Openclaw.InstallUser != u:
 		bad("openclaw.install_user", "%q differs from user %q; remove openclaw.install_user (user is its new name)", c.Openclaw.InstallUser, u)
