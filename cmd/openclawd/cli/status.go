@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/openclawd/openclawd/internal/termtext"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/localapi/apitype"
 )
@@ -41,8 +43,8 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 		st.Gateway.State = apitype.GatewayStopped
 		st.Warnings = []apitype.Warning{{Code: "not_running", Severity: "error", Text: err.Error()}}
 		rc = ExitNotRunning
-	case err != nil:
-		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+	case err != nil: // may carry the daemon's reply text
+		fmt.Fprintf(stderr, "openclawd: %s\n", termtext.Clean(err.Error()))
 		return ExitUnknown
 	case !st.Healthy:
 		rc = ExitFailure
@@ -57,6 +59,61 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	return rc
 }
 
+// cleanStatus returns a copy of st with every string made safe for a
+// terminal (termtext.Clean): reasons, exit lines, errors, versions, check
+// details and paths come from the gateway, the network or the service
+// user's files, and escape sequences in them would run in the terminal.
+// The JSON output needs none of this: encoding/json escapes control
+// characters.
+func cleanStatus(st apitype.Status) apitype.Status {
+	c := termtext.Clean
+	st.State, st.Version, st.Config = c(st.State), c(st.Version), c(st.Config)
+	g := &st.Gateway
+	g.State, g.Reason, g.Code, g.TokenSource = c(g.State), c(g.Reason), c(g.Code), c(g.TokenSource)
+	g.Runtime = cleanAll(g.Runtime)
+	if g.LastExit != nil {
+		e := *g.LastExit
+		e.Signal, e.Reason = c(e.Signal), c(e.Reason)
+		g.LastExit = &e
+	}
+	h := &st.Health
+	h.LastError, h.Version = c(h.LastError), c(h.Version)
+	h.Deep.Error, h.Deep.Code = c(h.Deep.Error), c(h.Deep.Code)
+	if st.TLS != nil {
+		t := *st.TLS
+		t.Mode, t.RootCert = c(t.Mode), c(t.RootCert)
+		t.Names = slices.Clone(t.Names)
+		for i := range t.Names {
+			n := &t.Names[i]
+			n.Name, n.Issuer, n.LastError = c(n.Name), c(n.Issuer), c(n.LastError)
+			if n.Check != nil {
+				ck := *n.Check
+				ck.Code, ck.Detail, ck.Address = c(ck.Code), c(ck.Detail), c(ck.Address)
+				n.Check = &ck
+			}
+		}
+		st.TLS = &t
+	}
+	st.Warnings = slices.Clone(st.Warnings)
+	for i := range st.Warnings {
+		w := &st.Warnings[i]
+		w.Code, w.Severity, w.Text, w.Fix = c(w.Code), c(w.Severity), c(w.Text), c(w.Fix)
+	}
+	st.NextSteps = cleanAll(st.NextSteps)
+	return st
+}
+
+func cleanAll(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = termtext.Clean(s)
+	}
+	return out
+}
+
 type palette struct{ ok, bad, warn, dim, reset string }
 
 func colorFor(w io.Writer) palette {
@@ -67,7 +124,10 @@ func colorFor(w io.Writer) palette {
 	return palette{ok: "\x1b[32m", bad: "\x1b[31m", warn: "\x1b[33m", dim: "\x1b[2m", reset: "\x1b[0m"}
 }
 
+// printStatus writes the human form of st; every string in it is cleaned
+// for the terminal first (cleanStatus).
 func printStatus(w io.Writer, st apitype.Status, p palette) {
+	st = cleanStatus(st)
 	g, h := st.Gateway, st.Health
 	switch {
 	case st.State == "not_running":
