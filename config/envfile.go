@@ -99,20 +99,21 @@ func checkEnvFile(path string, fi fs.FileInfo, uid, gid int) error {
 	return nil
 }
 
-// envFileFix is the command that makes path acceptable. Root with the
-// service group (0640) works whether openclawd runs as root or drops to
-// the service user; without a known group, 0600 for whoever reads it.
+// envFileFix is the command that makes path acceptable. owner is the
+// file's owner when that is acceptable, or -1. Root with the service group
+// (0640) works whether openclawd runs as root or drops to the service
+// user; without a known group, 0600 for whoever reads it.
 func envFileFix(path string, uid, gid, owner int) string {
 	q := shellQuote(path)
 	switch {
-	case owner >= 0 && owner != 0 && (owner == uid || owner == os.Geteuid()):
+	case owner > 0: // the service user's or the caller's own: keep it theirs
 		return "chmod 600 " + q
 	case gid >= 0:
 		return fmt.Sprintf("chown root:%s %s && chmod 640 %s", gidName(gid), q, q)
-	case owner == 0 || os.Geteuid() == 0:
+	case owner == 0:
 		return "chmod 600 " + q
-	default:
-		return fmt.Sprintf("chown %s %s && chmod 600 %s", uidName(os.Geteuid()), q, q)
+	default: // a wrong or unknown owner: hand it to the reader
+		return fmt.Sprintf("chown %s %s && chmod 600 %s", loginName(os.Geteuid()), q, q)
 	}
 }
 
@@ -145,6 +146,13 @@ func uidName(uid int) string {
 		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
 	}
 	return fmt.Sprintf("uid %d", uid)
+}
+
+func loginName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 func gidName(gid int) string {

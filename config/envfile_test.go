@@ -63,7 +63,7 @@ func TestReadEnvFileOwned(t *testing.T) {
 		{name: "executable", setup: file(0o700, 0, 0), uid: -1, gid: -1,
 			wantErr: []string{"is mode 0700; use 0600", "run chmod 600 "}, fixWorks: true},
 		{name: "owned by another user, service user unknown", setup: file(0o600, svcUID, svcGID), uid: -1, gid: -1,
-			wantErr: []string{"is owned by nobody (uid 65534), not root or the service user", "run chmod 600 "}},
+			wantErr: []string{"is owned by nobody (uid 65534), not root or the service user", "run chown root "}, fixWorks: true},
 		{name: "owned by another user than the service user", setup: file(0o600, 65533, 65533), uid: svcUID, gid: svcGID,
 			wantErr: []string{"is owned by uid 65533", "run chown root:" + grp}, fixWorks: true},
 		{name: "symlink to a good file", uid: -1, gid: -1, setup: func(t *testing.T, p string) {
