@@ -1,16 +1,20 @@
 package fetch
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,11 +74,13 @@ func TestDownload(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Download: %v", err)
 				}
-				if b, err := os.ReadFile(got); err != nil || string(b) != string(payload) {
+				defer got.Close()
+				if b, err := io.ReadAll(got); err != nil || string(b) != string(payload) {
 					t.Errorf("downloaded file differs (%v)", err)
 				}
-				if filepath.Dir(got) != dir || len(listDir(t, dir)) != 1 {
-					t.Errorf("got %s; dir holds %q", got, listDir(t, dir))
+				// The verified bytes live on as the descriptor only.
+				if _, err := os.Lstat(got.Name()); !errors.Is(err, fs.ErrNotExist) || len(listDir(t, dir)) != 0 {
+					t.Errorf("%s: %v; dir holds %q; want nothing by name", got.Name(), err, listDir(t, dir))
 				}
 				if n := int64(len(payload)); last != [2]int64{n, n} {
 					t.Errorf("last progress = %v, want done == total == %d", last, n)
@@ -135,7 +141,71 @@ func TestDownloadRemovesStalePartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{filepath.Base(got), ".other.tar.xz.456.partial"}; !slices.Equal(listDir(t, dir), want) {
+	defer got.Close()
+	if want := []string{".other.tar.xz.456.partial"}; !slices.Equal(listDir(t, dir), want) {
 		t.Errorf("dir holds %q, want %q", listDir(t, dir), want)
+	}
+}
+
+// TestDownloadWritesIntoAPrivateDir looks at the download while it runs:
+// the file must sit in a 0700 directory of this process's own, where no
+// other user can reach it to swap it between the write and the extraction.
+func TestDownloadWritesIntoAPrivateDir(t *testing.T) {
+	payload := []byte(strings.Repeat("x", 1<<20))
+	local := writeFile(t, t.TempDir(), "node.tar.xz", payload)
+	dir := t.TempDir()
+	checked := false
+	check := func(done, total int64) {
+		if checked || done == 0 {
+			return
+		}
+		checked = true
+		ents := listDir(t, dir)
+		if len(ents) != 1 || !strings.HasPrefix(ents[0], ".node.tar.xz.") || !strings.HasSuffix(ents[0], ".partial") {
+			t.Fatalf("while downloading, dir holds %q; want one private .node.tar.xz.*.partial dir", ents)
+		}
+		priv := filepath.Join(dir, ents[0])
+		fi, err := os.Lstat(priv)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || int(fi.Sys().(*syscall.Stat_t).Uid) != os.Geteuid() {
+			t.Fatalf("private dir %v, %v; want our own 0700 directory", fi.Mode(), err)
+		}
+		fi, err = os.Lstat(filepath.Join(priv, "node.tar.xz"))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("temp file %v, %v; want a 0600 regular file", fi.Mode(), err)
+		}
+	}
+	f, err := Download(context.Background(), "file://"+local, sum(payload), dir, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !checked {
+		t.Fatal("progress never reported bytes in flight")
+	}
+}
+
+// TestExtractReadsTheVerifiedDescriptor plants a different archive at the
+// downloaded file's old name after verification: Extract must unpack the
+// verified bytes, which it reads from the descriptor, not the name.
+func TestExtractReadsTheVerifiedDescriptor(t *testing.T) {
+	good := makeArchive(t, "gz", []entry{{name: "", typ: tar.TypeDir}, {name: "who", body: "verified"}})
+	evil := makeArchive(t, "gz", []entry{{name: "", typ: tar.TypeDir}, {name: "who", body: "planted"}})
+	local := writeFile(t, t.TempDir(), "node.tar.gz", good)
+	dir := t.TempDir()
+	f, err := Download(context.Background(), "file://"+local, sum(good), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.MkdirAll(filepath.Dir(f.Name()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(f.Name()), filepath.Base(f.Name()), evil)
+	dst := filepath.Join(dir, "v24")
+	if err := Extract(f, dst, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "who")); err != nil || string(b) != "verified" {
+		t.Errorf("extracted %q, %v; want the verified archive's content", b, err)
 	}
 }

@@ -32,45 +32,56 @@ var (
 	xzMagic   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
-// Extract unpacks a .tar.xz or .tar.gz (by magic bytes, not name) into dst,
-// dropping the archive's single top-level directory. dst must not exist;
-// extraction goes to a temporary sibling, is fsynced, then renamed to dst
-// (see Install). Regular files, dirs and symlinks only; it refuses absolute
-// or ".." paths, symlinks that escape the root, entries below a symlink,
-// hard links and devices; it strips setuid/setgid/sticky bits and keeps the
-// exec bits. Limits are enforced from tar headers before any data is
+// Extract unpacks the .tar.xz or .tar.gz (by magic bytes, not name) open
+// as archive, from its start, into dst, dropping the archive's single
+// top-level directory. It reads the descriptor Download verified, never a
+// path. dst must not exist; extraction goes to a fresh private (0700)
+// temporary sibling, is fsynced, made 0755 and renamed to dst (see
+// Install). Regular files, dirs and symlinks only; it refuses absolute or
+// ".." paths, symlinks that escape the root, entries below a symlink, hard
+// links and devices. Modes are masked: directories are 0755, files keep at
+// most 0755 (exec bits, but no group or other write, no setuid, setgid or
+// sticky). Limits are enforced from tar headers before any data is
 // written, and actual bytes are counted too.
-func Extract(archive, dst string, lim Limits) error {
+func Extract(archive *os.File, dst string, lim Limits) error {
 	if lim.MaxFiles <= 0 {
 		lim.MaxFiles = 20000
 	}
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = 1 << 30
 	}
-	err := Install(dst, func(tmp string) error { return extractFile(archive, tmp, lim) })
+	name := filepath.Base(archive.Name())
+	err := install(dst, func(tmp string, d *os.File) error {
+		if err := extractFile(archive, tmp, d, lim); err != nil {
+			return err
+		}
+		return d.Chmod(0o755) // last: nobody else looks in while it fills
+	})
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("extracting %s: %w (the archive is truncated or corrupt)", filepath.Base(archive), err)
+		return fmt.Errorf("extracting %s: %w (the archive is truncated or corrupt)", name, err)
 	} else if err != nil {
-		return fmt.Errorf("extracting %s: %w", filepath.Base(archive), err)
+		return fmt.Errorf("extracting %s: %w", name, err)
 	}
 	return nil
 }
 
-func extractFile(archive, dir string, lim Limits) error {
-	f, err := os.Open(archive)
-	if err != nil {
+func extractFile(f *os.File, dir string, d *os.File, lim Limits) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
 	magic, _ := br.Peek(len(xzMagic))
 	var zr io.Reader
+	var err error
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
 		zr, err = gzip.NewReader(br)
 	case bytes.HasPrefix(magic, xzMagic):
 		if xzBin, lerr := lookXZ("xz"); lerr == nil {
-			return extractWithXZ(xzBin, archive, dir, lim)
+			if _, err := f.Seek(0, io.SeekStart); err != nil { // Peek read ahead
+				return err
+			}
+			return extractWithXZ(xzBin, f, dir, d, lim)
 		}
 		zr, err = xz.NewReader(br)
 	default:
@@ -79,7 +90,7 @@ func extractFile(archive, dir string, lim Limits) error {
 	if err != nil {
 		return fmt.Errorf("decompressing: %w", err)
 	}
-	return extractStream(zr, dir, lim)
+	return extractStream(zr, dir, d, lim)
 }
 
 // lookXZ finds the system's xz; tests swap it to cover the pure-Go path.
@@ -89,10 +100,11 @@ var lookXZ = exec.LookPath
 // faster than the pure-Go decoder (about 16 MB/s): unpacking Node is most
 // of the install's own overhead. xz verifies the stream's checks; its exit
 // status says whether the data was whole.
-func extractWithXZ(xzBin, archive, dir string, lim Limits) error {
+func extractWithXZ(xzBin string, archive *os.File, dir string, d *os.File, lim Limits) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // kills xz if extraction stops early
-	cmd := exec.CommandContext(ctx, xzBin, "--decompress", "--stdout", "--threads=0", "--", archive)
+	cmd := exec.CommandContext(ctx, xzBin, "--decompress", "--stdout", "--threads=0")
+	cmd.Stdin = archive // the verified descriptor itself, not its name
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -102,7 +114,7 @@ func extractWithXZ(xzBin, archive, dir string, lim Limits) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running xz: %w", err)
 	}
-	xerr := extractStream(bufio.NewReaderSize(out, 1<<20), dir, lim)
+	xerr := extractStream(bufio.NewReaderSize(out, 1<<20), dir, d, lim)
 	if xerr != nil {
 		cancel()
 	}
@@ -122,12 +134,19 @@ func extractWithXZ(xzBin, archive, dir string, lim Limits) error {
 }
 
 // extractStream untars a decompressed stream into dir.
-func extractStream(zr io.Reader, dir string, lim Limits) error {
+// d is dir already open: the root opened by name must be the same
+// directory.
+func extractStream(zr io.Reader, dir string, d *os.File, lim Limits) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
+	if got, err := root.Stat("."); err != nil {
+		return err
+	} else if want, err := d.Stat(); err != nil || !os.SameFile(got, want) {
+		return fmt.Errorf("%s was replaced before extraction started: refusing it (is another process writing the runtime dir?)", dir)
+	}
 	x := &extractor{root: root, lim: lim, dirs: map[string]bool{}, buf: make([]byte, 256<<10)}
 	if err := x.untar(tar.NewReader(zr)); err != nil {
 		return err

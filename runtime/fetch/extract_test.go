@@ -124,7 +124,7 @@ func runExtractTable(t *testing.T, tests []extractCase) {
 			if tt.cut {
 				data = data[:len(data)/2]
 			}
-			archive := writeFile(t, dir, "node.tar", data) // no extension: detection is by magic
+			archive := openFile(t, writeFile(t, dir, "node.tar", data)) // no extension: detection is by magic
 			dst := filepath.Join(dir, "v24")
 			err := Extract(archive, dst, tt.lim)
 			if tt.wantErr == "" {
@@ -152,7 +152,7 @@ func runExtractTable(t *testing.T, tests []extractCase) {
 
 func TestExtractNotAnArchive(t *testing.T) {
 	dir := t.TempDir()
-	archive := writeFile(t, dir, "node.tar.xz", []byte("<html>404</html>"))
+	archive := openFile(t, writeFile(t, dir, "node.tar.xz", []byte("<html>404</html>")))
 	err := Extract(archive, filepath.Join(dir, "v24"), Limits{})
 	if err == nil || !strings.Contains(err.Error(), "unknown magic bytes") {
 		t.Fatalf("Extract error = %v, want unknown magic bytes", err)
@@ -161,7 +161,7 @@ func TestExtractNotAnArchive(t *testing.T) {
 
 func TestExtractRefusesExistingDst(t *testing.T) {
 	dir := t.TempDir()
-	archive := writeFile(t, dir, "node.tar.gz", makeArchive(t, "gz", nodeLike))
+	archive := openFile(t, writeFile(t, dir, "node.tar.gz", makeArchive(t, "gz", nodeLike)))
 	dst := filepath.Join(dir, "v24")
 	writeFile(t, dir, "v24", []byte("keep"))
 	if err := Extract(archive, dst, Limits{}); err == nil || !strings.Contains(err.Error(), "exists") {
@@ -183,9 +183,46 @@ func TestDownloadThenExtract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.Remove(archive)
+	defer archive.Close()
 	if err := Extract(archive, filepath.Join(versions, "v24.21.0"), Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	checkNodeLike(t, filepath.Join(versions, "v24.21.0"))
+}
+
+// TestExtractMasksModes: whatever modes the archive claims, nobody but the
+// owner may write what it unpacks, and nothing is setuid, setgid or sticky.
+func TestExtractMasksModes(t *testing.T) {
+	tests := []struct {
+		name string
+		e    entry
+		want fs.FileMode
+	}{
+		{"0777 file", entry{name: "f", body: "x", mode: 0o777}, 0o755},
+		{"0666 file", entry{name: "f", body: "x", mode: 0o666}, 0o644},
+		{"0622 file", entry{name: "f", body: "x", mode: 0o622}, 0o600},
+		{"setuid group-writable file", entry{name: "f", body: "x", mode: 0o4775}, 0o755},
+		{"write-only file", entry{name: "f", body: "x", mode: 0o200}, 0o600},
+		{"0777 dir", entry{name: "f/", typ: tar.TypeDir, mode: 0o777}, 0o755 | fs.ModeDir},
+		{"sticky 1777 dir", entry{name: "f/", typ: tar.TypeDir, mode: 0o1777}, 0o755 | fs.ModeDir},
+		{"0700 dir", entry{name: "f/", typ: tar.TypeDir, mode: 0o700}, 0o755 | fs.ModeDir},
+	}
+	for _, format := range []string{"gz", "xz"} {
+		for _, tt := range tests {
+			t.Run(format+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				data := makeArchive(t, format, []entry{{name: "", typ: tar.TypeDir, mode: 0o777}, tt.e})
+				dst := filepath.Join(dir, "v24")
+				if err := Extract(openFile(t, writeFile(t, dir, "node.tar", data)), dst, Limits{}); err != nil {
+					t.Fatal(err)
+				}
+				for p, want := range map[string]fs.FileMode{"f": tt.want, "": 0o755 | fs.ModeDir} {
+					fi, err := os.Lstat(filepath.Join(dst, p))
+					if err != nil || fi.Mode() != want {
+						t.Errorf("%q: %v, %v; want %v", p, fi.Mode(), err, want)
+					}
+				}
+			})
+		}
+	}
 }

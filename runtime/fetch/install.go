@@ -3,19 +3,38 @@ package fetch
 import (
 	"errors"
 	"fmt"
-	"github.com/openclawd/openclawd/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"github.com/openclawd/openclawd/internal/fsutil"
 )
 
-// Install runs fill on a fresh temporary sibling of final, fsyncs it, and
-// renames it to final. On any error the temporary dir is removed and final
-// is untouched. It refuses if final exists. Leftover temp siblings of earlier
-// killed runs (named ".<base>.tmp-*") are removed first. The parent of final
-// is created if missing. fill's error is returned as is.
-func Install(final string, fill func(tmp string) error) (err error) {
+// Install runs fill on a fresh temporary sibling of final (made 0755
+// first; fill may narrow it), fsyncs it, and renames it to final. On any
+// error the temporary dir is removed and final is untouched. It refuses if
+// final exists. Leftover temp siblings of earlier killed runs (named
+// ".<base>.tmp-*") are removed first. The parent of final is created if
+// missing. fill's error is returned as is.
+func Install(final string, fill func(tmp string) error) error {
+	return install(final, func(tmp string, d *os.File) error {
+		// The runtime must be readable by its users; through the
+		// descriptor, not the name.
+		if err := d.Chmod(0o755); err != nil {
+			return fmt.Errorf("installing %s: %w", final, err)
+		}
+		return fill(tmp)
+	})
+}
+
+// install is Install with the temporary directory also open as d, made by
+// os.MkdirTemp (0700) and left 0700 for fill to change through d. The
+// directory must still be d when it is renamed, and final must be d after
+// the rename: a swap by whoever can write the parent is an error, never an
+// install of something else.
+func install(final string, fill func(tmp string, d *os.File) error) (err error) {
 	final = filepath.Clean(final)
 	parent, base := filepath.Dir(final), filepath.Base(final)
 	if _, err := os.Lstat(final); err == nil {
@@ -39,13 +58,16 @@ func Install(final string, fill func(tmp string) error) (err error) {
 			fsutil.RemoveAll(tmp) // after a successful rename this is a no-op
 		}
 	}()
-	// MkdirTemp made it 0700; the runtime must be readable by its users.
-	// Before fill, so fill may still narrow it.
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	d, err := os.OpenFile(tmp, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
 		return fmt.Errorf("installing %s: %w", final, err)
 	}
-	if err := fill(tmp); err != nil {
+	defer d.Close()
+	if err := fill(tmp, d); err != nil {
 		return err
+	}
+	if err := sameDir(tmp, d); err != nil {
+		return fmt.Errorf("installing %s: %w", final, err)
 	}
 	// Data must be on disk before the rename makes it visible: otherwise a
 	// crash can leave final present but holding empty or torn files.
@@ -55,9 +77,28 @@ func Install(final string, fill func(tmp string) error) (err error) {
 	if err := renameNoReplace(tmp, final); err != nil {
 		return fmt.Errorf("installing %s: %w", final, err)
 	}
+	if err := sameDir(final, d); err != nil {
+		return fmt.Errorf("installed %s, but: %w; remove it (`rm -rf %s`) and retry", final, err, final)
+	}
 	// The rename itself is durable only once the parent is synced.
 	if err := syncPath(parent); err != nil {
 		return fmt.Errorf("installing %s: installed, but syncing %s: %w", final, parent, err)
+	}
+	return nil
+}
+
+// sameDir checks that p (not followed) is still the directory open as d.
+func sameDir(p string, d *os.File) error {
+	want, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	got, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(got, want) {
+		return fmt.Errorf("%s was replaced while openclawd was filling it: refusing it (is another process writing the runtime dir?)", p)
 	}
 	return nil
 }

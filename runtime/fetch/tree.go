@@ -57,9 +57,10 @@ func (x *extractor) mkdirs(dir, raw string) error {
 }
 
 func (x *extractor) writeFile(name string, h *tar.Header, r io.Reader) error {
-	// Permission bits only: setuid, setgid and sticky are dropped. Owner
+	// At most 0755: setuid, setgid, sticky and group or other write are
+	// dropped, so no one but the owner can change the runtime's code. Owner
 	// read is kept so Install can open the file to fsync it.
-	perm := fs.FileMode(h.Mode&0o777) | 0o400
+	perm := fs.FileMode(h.Mode&0o755) | 0o400
 	// O_EXCL: a duplicate entry must not overwrite, nor follow a symlink.
 	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {

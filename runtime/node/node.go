@@ -118,7 +118,7 @@ func Ensure(ctx context.Context, o Options) (Install, error) {
 	if err != nil {
 		return Install{}, fmt.Errorf("downloading node %s: %w", o.Version, err)
 	}
-	defer os.Remove(archive)
+	defer archive.Close() // the verified bytes: open, and no longer by name
 	log.Info("unpacking Node.js", "dir", dir)
 	// Extract renames the finished tree into place; the marker, written
 	// last, is what makes it trusted.
