@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -31,7 +30,6 @@ type InstallOptions struct {
 	// checked against Integrity.
 	Lock     fs.FS
 	Node     node.Install
-	User     string // run npm as this user when openclawd is root
 	CacheDir string // npm's cache, kept between installs
 	Log      *slog.Logger
 }
@@ -73,29 +71,16 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 	if err := fsutil.RemoveAll(o.Dir()); err != nil { // no marker: never trust it
 		return Install{}, fmt.Errorf("removing incomplete %s: %w", o.Dir(), err)
 	}
-	cred, err := installCredential(o.User)
-	if err != nil {
-		return Install{}, fetch.Permanent(err)
-	}
 	if err := os.MkdirAll(o.Root, 0o755); err != nil {
 		return Install{}, fmt.Errorf("creating runtime dir: %w", err)
 	}
-	if err := cred.canReach(o.Node.Bin()); err != nil {
-		return Install{}, fetch.Permanent(err)
-	}
 	if err := os.MkdirAll(o.CacheDir, 0o700); err != nil {
-		return Install{}, fmt.Errorf("creating npm cache: %w", err)
-	}
-	if err := cred.chownTree(o.CacheDir); err != nil {
-		return Install{}, fetch.Permanent(fmt.Errorf("handing the npm cache to %s: %w", o.User, err))
+		return Install{}, fmt.Errorf("creating npm cache %s: %w", o.CacheDir, err)
 	}
 	settings := hostNPMSettings(ctx)
 	o.Log.Info("npm configuration", "registry", orDefault(settings.Registry, "npm's default"),
 		"globalconfig", orDefault(settings.GlobalConfig, "none"))
-	err = fetch.Install(o.Dir(), func(tmp string) error {
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			return err
-		}
+	err := fetch.Install(o.Dir(), func(tmp string) error {
 		if err := writeManifest(tmp, o); err != nil {
 			return err
 		}
@@ -103,16 +88,13 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 		if err := os.WriteFile(rc, []byte(settings.npmrc()), 0o600); err != nil {
 			return err
 		}
-		// npm's scratch space, owned by the install user like the rest.
+		// npm's scratch space, removed before the tree is closed.
 		for _, d := range []string{".home", ".tmp"} {
 			if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
 				return err
 			}
 		}
-		if err := cred.chownTree(tmp); err != nil {
-			return fmt.Errorf("handing the install dir to %s: %w", o.User, err)
-		}
-		npm := func(args ...string) error { return runNPM(ctx, o, cred, tmp, rc, args...) }
+		npm := func(args ...string) error { return runNPM(ctx, o, tmp, rc, args...) }
 		if o.Lock == nil {
 			if err := npm("install", "--package-lock-only", "--ignore-scripts"); err != nil {
 				return err
@@ -125,14 +107,14 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 			return err
 		}
 		os.Remove(rc)
-		if err := checkLauncher(ctx, o, cred, tmp); err != nil {
+		if err := checkLauncher(ctx, o, tmp); err != nil {
 			return err
 		}
 		// The marker first: readOnly also closes the top directory.
 		if err := os.WriteFile(filepath.Join(tmp, marker), []byte(o.Version+" "+o.Integrity+"\n"), 0o444); err != nil {
 			return err
 		}
-		if err := readOnly(tmp, cred); err != nil {
+		if err := readOnly(tmp); err != nil {
 			return fmt.Errorf("making the install read-only: %w", err)
 		}
 		return nil
@@ -185,7 +167,7 @@ func checkIntegrity(dir, want string) error {
 
 // runNPM runs the pinned npm in dir with a clean environment, reporting
 // progress while it works: an install takes a minute on a small host.
-func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc string, args ...string) error {
+func runNPM(ctx context.Context, o InstallOptions, dir, rc string, args ...string) error {
 	args = append([]string{o.Node.NPM()}, append(args, "--userconfig", rc, "--cache", o.CacheDir,
 		"--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn")...)
 	if gc := hostGlobalConfig(); gc != "" {
@@ -194,7 +176,7 @@ func runNPM(ctx context.Context, o InstallOptions, cred *credential, dir, rc str
 	cmd := exec.CommandContext(ctx, o.Node.Bin(), args...)
 	cmd.Dir = dir
 	cmd.Env = childEnv(o.Node, dir)
-	cmd.SysProcAttr = cred.sysProcAttr()
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = killGroup(cmd) // npm's install scripts too, not npm alone
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
@@ -258,17 +240,16 @@ func lockPaths(dir string) []string {
 	return out
 }
 
-// checkLauncher runs `node openclaw.mjs --version` once as the install
-// user: it proves the install runs and completes any first-run lifecycle
+// checkLauncher runs `node openclaw.mjs --version` once: it proves the install runs and completes any first-run lifecycle
 // while the tree is still writable (§2).
-func checkLauncher(ctx context.Context, o InstallOptions, cred *credential, dir string) error {
+func checkLauncher(ctx context.Context, o InstallOptions, dir string) error {
 	launcher := Install{Dir: dir}.Launcher()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, o.Node.Bin(), launcher, "--version")
 	cmd.Dir = dir
 	cmd.Env = childEnv(o.Node, dir)
-	cmd.SysProcAttr = cred.sysProcAttr()
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = killGroup(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -289,7 +270,7 @@ func childEnv(n node.Install, dir string) []string {
 	env := []string{
 		"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + filepath.Join(dir, ".home"),
-		"TMPDIR=" + filepath.Join(dir, ".tmp"), // made, and owned by the install user, in Ensure
+		"TMPDIR=" + filepath.Join(dir, ".tmp"), // made in Ensure
 		"NO_COLOR=1",
 		"OPENCLAW_NO_AUTO_UPDATE=1",
 		"DO_NOT_TRACK=1",
@@ -314,42 +295,35 @@ func tailText(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// readOnly drops write permission on the installed tree; when openclawd is
-// root the tree also goes back to root, so the gateway cannot change its
-// own code.
-func readOnly(dir string, cred *credential) error {
+// readOnly removes npm's scratch space and drops write permission on the
+// installed tree, so the gateway's code cannot be changed by accident or
+// by a script. The walk opens every entry without following symlinks and
+// changes the descriptor it opened: a link planted in the tree (by npm, a
+// package's script or anything else running as this user) is skipped, and
+// its target is never touched.
+func readOnly(dir string) error {
 	for _, scratch := range []string{".home", ".tmp"} {
-		if err := os.RemoveAll(filepath.Join(dir, scratch)); err != nil {
+		if err := fsutil.RemoveAll(filepath.Join(dir, scratch)); err != nil {
 			return err
 		}
 	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		if cred != nil && os.Geteuid() == 0 {
-			if err := os.Lchown(p, 0, 0); err != nil {
-				return err
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.Chmod(p, info.Mode().Perm()&^0o222)
-	})
+	return fsutil.ChmodTree(dir, func(m fs.FileMode) fs.FileMode { return m &^ 0o222 })
 }
-
-var errNoUser = errors.New("install user not found")
 
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
+}
+
+// procAttr puts npm and its scripts in a process group of their own, killed
+// as one, that dies with openclawd. They run as this process's user: the
+// caller has already become the service user.
+func procAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setpgid: true}
+	setPdeathsig(a)
+	return a
 }
 
 // killGroup ends npm and every script it started: they share npm's group.
