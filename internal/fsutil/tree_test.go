@@ -116,21 +116,24 @@ func TestRemoveAllUnlinksSymlinks(t *testing.T) {
 	}
 }
 
-// swapper flips dir/name between the real directory and a symlink to
-// target until stop is closed, as a hostile owner of dir would during a
-// walk. It returns how many times the link was in place.
-func swapper(dir, name, target string, stop <-chan struct{}, wg *sync.WaitGroup) *int {
+// swapper flips dir/name (for each of names in turn) between the real
+// directory and a symlink to target until stop is closed, as a hostile
+// owner of dir would during a walk. It returns how many times a link was
+// in place.
+func swapper(dir, name, target string, stop <-chan struct{}, wg *sync.WaitGroup, more ...string) *int {
 	swaps := new(int)
+	names := append([]string{name}, more...)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p, aside := filepath.Join(dir, name), filepath.Join(dir, "."+name+".aside")
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
 			}
+			n := names[i%len(names)]
+			p, aside := filepath.Join(dir, n), filepath.Join(dir, "."+n+".aside")
 			if os.Rename(p, aside) == nil {
 				if os.Symlink(target, p) == nil {
 					*swaps++
@@ -153,14 +156,18 @@ func TestRemoveAllRacedWithSymlinkSwaps(t *testing.T) {
 	total := 0
 	for i := range 200 {
 		tree := filepath.Join(base, "t"+itoa(i))
-		ro := filepath.Join(tree, "lib", "ro")
-		must(t, os.MkdirAll(filepath.Join(ro, "deep"), 0o755))
-		must(t, os.WriteFile(filepath.Join(ro, "deep", "f"), []byte("x"), 0o444))
-		must(t, os.Chmod(filepath.Join(ro, "deep"), 0o555))
-		must(t, os.Chmod(ro, 0o555)) // RemoveAll must make it writable: by fd only
+		var names []string
+		for j := range 20 { // many read-only dirs: many chances to win
+			ro := filepath.Join(tree, "lib", "ro"+itoa(j))
+			must(t, os.MkdirAll(filepath.Join(ro, "deep"), 0o755))
+			must(t, os.WriteFile(filepath.Join(ro, "deep", "f"), []byte("x"), 0o444))
+			must(t, os.Chmod(filepath.Join(ro, "deep"), 0o555))
+			must(t, os.Chmod(ro, 0o555)) // RemoveAll must make it writable: by fd only
+			names = append(names, "ro"+itoa(j))
+		}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		swaps := swapper(filepath.Join(tree, "lib"), "ro", out, stop, &wg)
+		swaps := swapper(filepath.Join(tree, "lib"), names[0], out, stop, &wg, names[1:]...)
 		err := RemoveAll(tree)
 		close(stop)
 		wg.Wait()

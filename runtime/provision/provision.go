@@ -173,11 +173,14 @@ func List(root string) ([]Entry, error) {
 	var out []Entry
 	for _, e := range ents {
 		name := e.Name()
-		if !e.IsDir() || name == ".npm-cache" || name == ".lock" || !(strings.HasPrefix(name, "node-") || strings.HasPrefix(name, "openclaw-") || strings.HasPrefix(name, ".")) {
+		// A symlink in place of a runtime directory is listed (so prune
+		// removes it, as a link) but never complete.
+		link := e.Type()&fs.ModeSymlink != 0
+		if !(e.IsDir() || link) || name == ".npm-cache" || name == ".lock" || !(strings.HasPrefix(name, "node-") || strings.HasPrefix(name, "openclaw-") || strings.HasPrefix(name, ".")) {
 			continue
 		}
 		_, err := os.Stat(filepath.Join(root, name, marker))
-		out = append(out, Entry{Name: name, Complete: err == nil, Current: name == cur.Node || name == cur.Openclaw,
+		out = append(out, Entry{Name: name, Complete: err == nil && !link, Current: name == cur.Node || name == cur.Openclaw,
 			Bytes: dirSize(filepath.Join(root, name))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -204,12 +207,11 @@ func Prune(ctx context.Context, root string, keep ...string) ([]Entry, error) {
 		}
 		p := filepath.Join(root, e.Name)
 		// The marker goes first: a removal cut short leaves a tree that is
-		// no longer trusted, never a trusted half.
-		if err := os.Remove(filepath.Join(p, marker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			_ = os.Chmod(p, 0o755)
-			_ = os.Remove(filepath.Join(p, marker))
-		}
-		if err := fsutil.RemoveAll(p); err != nil {
+		// no longer trusted, never a trusted half. The walk opens every
+		// entry without following links and changes modes through what
+		// it opened, so an entry swapped for a symlink is unlinked, and
+		// nothing outside root changes.
+		if err := fsutil.RemoveAllFirst(p, marker); err != nil {
 			if errors.Is(err, fs.ErrPermission) {
 				err = fmt.Errorf("%w (run it as the user that installed the runtime, or with sudo)", err)
 			}
