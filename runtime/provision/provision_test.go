@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/runtime/node"
 	"github.com/openclawd/openclawd/runtime/openclaw"
 )
@@ -22,6 +23,9 @@ func fakeInstall(t *testing.T, root, name string) {
 	os.WriteFile(filepath.Join(dir, marker), []byte("ok"), 0o444)
 	os.Chmod(filepath.Join(dir, "lib"), 0o555)
 	os.Chmod(dir, 0o555)
+	// Before t.TempDir's own cleanup, which cannot remove a read-only
+	// tree as an unprivileged user.
+	t.Cleanup(func() { fsutil.RemoveAll(dir) })
 }
 
 func setCurrent(t *testing.T, root string, c Current) {
