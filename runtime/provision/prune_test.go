@@ -51,7 +51,9 @@ func snapshot(t *testing.T, dir string) string {
 func outsideRuntime(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), "elsewhere")
 	fakeInstall(t, filepath.Dir(dir), filepath.Base(dir))
-	t.Cleanup(func() { filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+	})
 	return dir
 }
 
