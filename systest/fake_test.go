@@ -99,6 +99,11 @@ func TestPackageFakeGateway(t *testing.T) {
 			if out := m.must("systemctl", "is-enabled", "openclawd"); out != "enabled" {
 				t.Errorf("is-enabled: %s", out)
 			}
+			// postinst's statoverride: the service reads its API keys
+			// through its group and cannot change them.
+			if out := m.must("stat", "-c", "%U:%G %a", "/etc/openclawd/gateway.env"); out != "root:openclawd 640" {
+				t.Errorf("/etc/openclawd/gateway.env is %s, want root:openclawd 640", out)
+			}
 			// Offline, the runtime download fails: openclawd runs (activating
 			// until the gateway is healthy: READY=1 waits for it), nothing failed.
 			if out, _ := m.g("systemctl", "is-active", "openclawd"); out != "active" && out != "activating" && !hung {

@@ -6,110 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
-
-	"github.com/kardianos/service"
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/config/edit"
+	svcuser "github.com/openclawd/openclawd/internal/account"
 	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/packaging"
+	"github.com/openclawd/openclawd/service"
+	"github.com/openclawd/openclawd/statedir"
 )
-
-// host is what the service commands look at on this machine; tests point
-// it elsewhere.
-var host = struct {
-	exe        func() (string, error) // the running binary
-	dpkgList   string                 // present when the .deb is installed
-	systemdDir string                 // present when systemd runs the host
-	hidden     []string               // what the unit hides from the service
-}{os.Executable, "/var/lib/dpkg/info/openclawd.list", "/run/systemd/system",
-	// ProtectHome=yes and PrivateTmp=yes in packaging/openclawd.service.
-	[]string{"/home", "/root", "/run/user", "/tmp", "/var/tmp"}}
-
-// binary is the running openclawd with symlinks resolved: the unit must
-// name the real file, not a link a later install may repoint.
-func binary() (string, error) {
-	p, err := host.exe()
-	if err == nil {
-		p, err = filepath.EvalSymlinks(p)
-	}
-	if err != nil {
-		return "", fmt.Errorf("finding the openclawd binary: %w", err)
-	}
-	return filepath.Abs(p)
-}
-
-// packageOwner names the package manager that installed bin, with the
-// commands to use instead, or "" for a tarball install.
-func packageOwner(bin string) string {
-	if isHomebrew(bin) {
-		return "openclawd is installed by Homebrew, which owns the service: use `sudo brew services start openclawd` (or stop, info)"
-	}
-	if _, err := os.Stat(host.dpkgList); err == nil {
-		return "openclawd is installed by the openclawd .deb, which owns the service: use `sudo systemctl enable --now openclawd`, `systemctl status openclawd`, `sudo systemctl stop openclawd`"
-	}
-	return ""
-}
-
-func isHomebrew(bin string) bool { return strings.Contains(bin, "/Cellar/") }
-
-// program satisfies kardianos' Interface; only `openclawd run` runs the
-// service, so it is never started here.
-type program struct{}
-
-func (program) Start(service.Service) error { return nil }
-func (program) Stop(service.Service) error  { return nil }
-
-// unit is our systemd unit or launchd plist, where it goes, and its name.
-type unit struct {
-	path, text, name string
-}
-
-// darwinLogDir receives launchd's stdout and stderr of a tarball install.
-const darwinLogDir = packaging.DarwinLogDir
-
-// renderUnit renders our own service file from package packaging.
-func renderUnit(bin, cfgPath, stateDir string) (unit, error) {
-	u := unit{name: "openclawd", path: "/etc/systemd/system/" + packaging.SystemdUnitName}
-	if runtime.GOOS == "darwin" {
-		u = unit{name: packaging.LaunchdLabel, path: "/Library/LaunchDaemons/" + packaging.LaunchdLabel + ".plist",
-			text: packaging.LaunchdPlist(bin, cfgPath, darwinLogDir, stateDir)}
-	} else {
-		u.text = packaging.SystemdUnit(bin, cfgPath)
-	}
-	// kardianos renders the text with its own engine: without "{{" it
-	// passes through unchanged; with one (from a path) it would be mangled.
-	if strings.Contains(u.text, "{{") {
-		return u, fmt.Errorf("the service file would contain %q (from the binary or config path), which kardianos/service cannot write literally", "{{")
-	}
-	return u, nil
-}
-
-func newService(bin, cfgPath string, u unit) (service.Service, error) {
-	return service.New(program{}, &service.Config{
-		Name:        u.name,
-		DisplayName: "openclawd",
-		Description: "OpenClaw gateway supervisor (openclawd)",
-		Executable:  bin,
-		Arguments:   []string{"run", "--config", cfgPath},
-		Option:      service.KeyValue{"SystemdScript": u.text, "LaunchdConfig": u.text},
-	})
-}
-
-// managedPlatform refuses hosts without systemd or launchd running: there
-// (containers, systemd not PID 1) kardianos silently picks SysV and would
-// write /etc/init.d/openclawd.
-func managedPlatform() error {
-	switch p := service.Platform(); p {
-	case "linux-systemd", "darwin-launchd":
-		return nil
-	default:
-		return fmt.Errorf("no systemd or launchd runs this host (kardianos/service found %s), and `openclawd service` works with those only; run `openclawd run --config FILE` under the host's own supervisor instead", p)
-	}
-}
 
 func serviceCmd(args []string, stdout, stderr io.Writer) int {
 	const verbs = "install|uninstall|start|stop|status"
@@ -130,36 +40,37 @@ func serviceCmd(args []string, stdout, stderr io.Writer) int {
 	if abs, err := filepath.Abs(*cfgPath); err == nil {
 		*cfgPath = abs
 	}
-	bin, err := binary()
+	bin, err := service.Binary()
 	if err != nil {
 		return failf(stderr, "%v", err)
 	}
-	if err := managedPlatform(); err != nil {
+	if err := service.Managed(); err != nil {
 		return failf(stderr, "%v", err)
 	}
-	if owner := packageOwner(bin); owner != "" {
+	if owner := service.PackageOwner(bin); owner != "" {
 		return failf(stderr, "%s", owner)
 	}
 	if verb != "status" && os.Geteuid() != 0 {
 		return failf(stderr, "`openclawd service %s` needs root: sudo openclawd service %s", verb, verb)
 	}
-	stateDir := config.Default().StateDir
+	// Without a config yet, the packaged one's (written by install).
+	cur := config.Default()
 	if c, err := config.Load(*cfgPath); err == nil {
-		stateDir = c.StateDir
+		cur = c
 	}
-	u, err := renderUnit(bin, *cfgPath, stateDir)
+	u, err := service.Render(bin, *cfgPath, cur.StateDir)
 	if err != nil {
 		return failf(stderr, "%v", err)
 	}
-	s, err := newService(bin, *cfgPath, u)
+	s, err := service.New(bin, *cfgPath, u)
 	if err != nil {
 		return failf(stderr, "%v", err)
 	}
 	switch verb {
 	case "install":
-		return serviceInstall(s, bin, *cfgPath, stdout, stderr)
+		return serviceInstall(bin, *cfgPath, cur.User, stdout, stderr)
 	case "uninstall":
-		return serviceUninstall(s, u, *cfgPath, *purge, stdout, stderr)
+		return serviceUninstall(s, *cfgPath, *purge, stdout, stderr)
 	case "start":
 		fmt.Fprintln(stdout, "starting openclawd (a first start installs Node.js and openclaw: a minute or two)")
 		if err := s.Start(); err != nil {
@@ -172,17 +83,17 @@ func serviceCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, "stopped")
 	case "status":
-		st, err := s.Status()
+		running, err := s.Running()
 		switch {
 		case errors.Is(err, service.ErrNotInstalled):
-			fmt.Fprintf(stdout, "not installed (no %s): `sudo openclawd service install`\n", u.path)
+			fmt.Fprintf(stdout, "not installed (no %s): `sudo openclawd service install`\n", u.Path)
 			return ExitUnknown
 		case err != nil:
 			return failf(stderr, "asking the service manager: %v", err)
-		case st == service.StatusRunning:
-			fmt.Fprintf(stdout, "running (%s); `openclawd status` says how the gateway is\n", u.path)
+		case running:
+			fmt.Fprintf(stdout, "running (%s); `openclawd status` says how the gateway is\n", u.Path)
 		default:
-			fmt.Fprintf(stdout, "stopped (%s): `sudo openclawd service start`\n", u.path)
+			fmt.Fprintf(stdout, "stopped (%s): `sudo openclawd service start`\n", u.Path)
 			return ExitNotRunning
 		}
 	}
@@ -194,46 +105,25 @@ func failf(stderr io.Writer, format string, a ...any) int {
 	return ExitFailure
 }
 
-// serviceCanReach refuses a binary or config the service could not open:
-// the unit hides some trees (Linux), and the service user needs search
-// permission on every directory above path.
-func serviceCanReach(path string, acct account) error {
-	if runtime.GOOS == "linux" {
-		for _, h := range host.hidden {
-			if path == h || strings.HasPrefix(path, h+"/") {
-				return fmt.Errorf("%s is under %s, which the unit hides from the service (ProtectHome=yes, PrivateTmp=yes)", path, h)
-			}
-		}
-	}
-	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		_, gid := owner(fi)
-		if p := fi.Mode().Perm(); p&0o001 == 0 && (p&0o010 == 0 || acct.gid < 0 || gid != acct.gid) {
-			return fmt.Errorf("the %s user cannot reach %s: %s is mode %04o", serviceUser, path, d, p)
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
-	}
-}
-
-// serviceInstall prepares what the unit needs (user, config, env file,
-// state dir), then writes and enables the unit. It is safe to repeat.
-func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Writer) int {
+// serviceInstall prepares what the unit needs (the service user named by
+// the config's user, the config, env file and state dir), then writes and
+// enables the unit. It is safe to repeat.
+func serviceInstall(bin, cfgPath, name string, stdout, stderr io.Writer) int {
+	moveBin := fmt.Sprintf("install it where the service can run it: sudo install -m 0755 %s /usr/local/bin/openclawd && sudo /usr/local/bin/openclawd service install", bin)
 	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm()&0o001 == 0 {
 		err = errors.Join(err, fmt.Errorf("%s is not executable by others", bin))
-		return failf(stderr, "%v\ninstall it where the service can run it: sudo install -m 0755 %s /usr/local/bin/openclawd && sudo /usr/local/bin/openclawd service install", err, bin)
+		return failf(stderr, "%v\n%s", err, moveBin)
 	}
-	if err := serviceCanReach(bin, serviceAccount()); err != nil {
-		return failf(stderr, "%v\ninstall it where the service can run it: sudo install -m 0755 %s /usr/local/bin/openclawd && sudo /usr/local/bin/openclawd service install", err, bin)
-	}
-	if err := ensureServiceGroup(); err != nil {
-		return failf(stderr, "%v", err)
+	// The account may not exist yet: then the world's search bits decide.
+	pre := lookupAccount(name)
+	if err := service.CanReach(bin, pre.uid, pre.gid, name); err != nil {
+		return failf(stderr, "%v\n%s", err, moveBin)
 	}
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
+		// The packaged config names the default user, whose group owns it.
+		if err := service.EnsureGroup(config.Default().User); err != nil {
+			return failf(stderr, "%v", err)
+		}
 		if err := writeDefaultConfig(cfgPath); err != nil {
 			return failf(stderr, "writing %s: %v", cfgPath, err)
 		}
@@ -243,55 +133,60 @@ func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Wr
 	if cfg == nil {
 		return rc
 	}
-	if err := ensureServiceUser(cfg.StateDir); err != nil {
+	if err := service.EnsureAccount(cfg.User, cfg.StateDir); err != nil {
 		return failf(stderr, "%v", err)
 	}
-	acct := serviceAccount()
-	if err := serviceCanReach(cfgPath, acct); err != nil {
-		return failf(stderr, "%v\nkeep the config where the service can read it: %s (the default)", err, config.DefaultPath)
-	}
-	if f := cfg.Gateway.EnvFile; f != "" {
-		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
-			if err := fsutil.WriteFileAtomicOwned(f, []byte(envFileHeader), 0o600, acct.uid, acct.gid); err != nil {
-				return failf(stderr, "writing %s: %v", f, err)
-			}
-			fmt.Fprintf(stdout, "wrote %s for API keys (0600, owned by %s)\n", f, serviceUser)
-		}
-	}
-	dirs := []string{cfg.StateDir}
-	if runtime.GOOS == "darwin" { // launchd creates neither, unlike systemd
-		dirs = append(dirs, darwinLogDir, filepath.Dir(cfg.Control.Socket))
-	}
-	for _, d := range dirs {
-		if err := ensureOwnedDir(d, 0o700, acct); err != nil {
-			return failf(stderr, "%v", err)
-		}
-	}
-	// Re-rendered: the state dir may only now be known.
-	u, err := renderUnit(bin, cfgPath, cfg.StateDir)
+	acct, err := svcuser.Lookup(cfg.User)
 	if err != nil {
 		return failf(stderr, "%v", err)
 	}
-	if s, err = newService(bin, cfgPath, u); err != nil {
+	if err := service.CanReach(cfgPath, acct.UID, acct.GID, acct.Name); err != nil {
+		return failf(stderr, "%v\nkeep the config where the service can read it: %s (the default)", err, config.DefaultPath)
+	}
+	if f := cfg.Gateway.EnvFile; f != "" {
+		if rc := writeEnvFileOnce(f, acct, stdout, stderr); rc != ExitOK {
+			return rc
+		}
+	}
+	// Root's only act in the state dir: through descriptors, following no
+	// link the service user could have planted there.
+	if err := statedir.PrepareAsRoot(cfg.StateDir, acct); err != nil {
 		return failf(stderr, "%v", err)
 	}
-	old, err := os.ReadFile(u.path)
+	if runtime.GOOS == "darwin" { // launchd creates neither, unlike systemd
+		if err := statedir.MkdirOwned(packaging.DarwinLogDir, acct.UID, acct.GID, 0o700); err != nil {
+			return failf(stderr, "%v", err)
+		}
+		if err := prepareSocketDir(cfg); err != nil { // 0750, as RuntimeDirectoryMode
+			return failf(stderr, "%v", err)
+		}
+	}
+	// Rendered again: the state dir may only now be known.
+	u, err := service.Render(bin, cfgPath, cfg.StateDir)
+	if err != nil {
+		return failf(stderr, "%v", err)
+	}
+	s, err := service.New(bin, cfgPath, u)
+	if err != nil {
+		return failf(stderr, "%v", err)
+	}
+	old, err := os.ReadFile(u.Path)
 	switch {
-	case err == nil && bytes.Equal(old, []byte(u.text)):
-		fmt.Fprintf(stdout, "%s is installed already (unchanged)\n", u.path)
+	case err == nil && bytes.Equal(old, []byte(u.Text)):
+		fmt.Fprintf(stdout, "%s is installed already (unchanged)\n", u.Path)
 	case err == nil: // from an older openclawd, or the binary moved
-		if err := os.Remove(u.path); err != nil {
-			return failf(stderr, "replacing %s: %v", u.path, err)
+		if err := os.Remove(u.Path); err != nil {
+			return failf(stderr, "replacing %s: %v", u.Path, err)
 		}
 		if err := s.Install(); err != nil {
 			return failf(stderr, "installing the service: %v", err)
 		}
-		fmt.Fprintf(stdout, "updated %s (runs %s)\n", u.path, bin)
+		fmt.Fprintf(stdout, "updated %s (runs %s)\n", u.Path, bin)
 	default:
 		if err := s.Install(); err != nil {
 			return failf(stderr, "installing the service: %v", err)
 		}
-		fmt.Fprintf(stdout, "installed %s (runs %s run --config %s); it starts at boot\n", u.path, bin, cfgPath)
+		fmt.Fprintf(stdout, "installed %s (runs %s run --config %s); it starts at boot\n", u.Path, bin, cfgPath)
 	}
 	if runtime.GOOS == "linux" && filepath.Clean(cfg.StateDir) != config.Default().StateDir {
 		fmt.Fprintf(stdout, "warning: the unit lets openclawd write only to %s (ProtectSystem=strict); for state_dir %s run `sudo systemctl edit openclawd` and add [Service] ReadWritePaths=%s\n",
@@ -301,8 +196,30 @@ func serviceInstall(s service.Service, bin, cfgPath string, stdout, stderr io.Wr
 	return ExitOK
 }
 
-func serviceUninstall(s service.Service, u unit, cfgPath string, purge bool, stdout, stderr io.Writer) int {
-	if _, err := os.Stat(u.path); err == nil {
+// writeEnvFileOnce creates a missing env file root:<service group> 0640:
+// the service reads it through its group but cannot change it. An
+// existing one is left as it is (setup fixes its owner and mode).
+func writeEnvFileOnce(path string, acct svcuser.Account, stdout, stderr io.Writer) int {
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return ExitOK
+	}
+	if err := rootOnlyDir(path, account{acct.UID, acct.GID}); err != nil {
+		return failf(stderr, "%v", err)
+	}
+	if err := fsutil.WriteFileAtomicOwned(path, []byte(envFileHeader), 0o640, 0, acct.GID); err != nil {
+		return failf(stderr, "writing %s: %v", path, err)
+	}
+	group := strconv.Itoa(acct.GID)
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	fmt.Fprintf(stdout, "wrote %s for API keys (root:%s 0640: the service reads it, only root changes it)\n", path, group)
+	return ExitOK
+}
+
+func serviceUninstall(s *service.Service, cfgPath string, purge bool, stdout, stderr io.Writer) int {
+	u := s.Unit
+	if _, err := os.Stat(u.Path); err == nil {
 		// kardianos' systemd Uninstall only disables: stop first. A service
 		// that is not running fails to stop, which is fine.
 		if err := s.Stop(); err == nil {
@@ -311,9 +228,9 @@ func serviceUninstall(s service.Service, u unit, cfgPath string, purge bool, std
 		if err := s.Uninstall(); err != nil {
 			return failf(stderr, "uninstalling the service: %v", err)
 		}
-		fmt.Fprintf(stdout, "removed %s\n", u.path)
+		fmt.Fprintf(stdout, "removed %s\n", u.Path)
 	} else {
-		fmt.Fprintf(stdout, "the service is not installed (no %s)\n", u.path)
+		fmt.Fprintf(stdout, "the service is not installed (no %s)\n", u.Path)
 	}
 	if !purge {
 		fmt.Fprintf(stdout, "kept %s, its env file and the state dir; `--purge` removes them\n", cfgPath)
@@ -343,19 +260,21 @@ func serviceUninstall(s service.Service, u unit, cfgPath string, purge bool, std
 		fmt.Fprintf(stdout, "removed %s\n", p)
 	}
 	_ = os.Remove(filepath.Dir(cfgPath)) // only if empty
-	fmt.Fprintf(stdout, "the %s user is kept (it may own files elsewhere)\n", serviceUser)
+	fmt.Fprintf(stdout, "the %s user is kept (it may own files elsewhere)\n", cfg.User)
 	return ExitOK
 }
 
 // envFileHeader starts an env file openclawd creates.
 const envFileHeader = `# Secrets for the OpenClaw gateway, one KEY=VALUE a line (API keys, bot
-# tokens). openclawd refuses this file unless it is mode 0600.
+# tokens). openclawd refuses this file unless it is mode 0600, or 0640
+# owned by root in the service user's group (as setup writes it).
 # ` + "`sudo openclawd setup --env NAME`" + ` adds one without it showing up in ps;
 # changes apply at the next gateway start (` + "`sudo openclawd restart`" + `).
 `
 
 // writeDefaultConfig writes the packaged config, with the env file beside
-// it, root:<service group> 0640 as the .deb ships it.
+// it, root:<service group> 0640 as the .deb ships it. The packaged config
+// names the default service user.
 func writeDefaultConfig(path string) error {
 	text := packaging.LinuxConfig()
 	if runtime.GOOS == "darwin" {
@@ -368,23 +287,5 @@ func writeDefaultConfig(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomicOwned(path, b, 0o640, 0, serviceAccount().gid)
-}
-
-// ensureOwnedDir creates dir (mode) owned by acct; an existing one is left
-// as it is.
-func ensureOwnedDir(dir string, mode os.FileMode, acct account) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(dir, mode); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, mode); err != nil { // umask
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if err := acct.chown(dir); err != nil {
-		return fmt.Errorf("handing %s to %s: %w", dir, serviceUser, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomicOwned(path, b, 0o640, 0, lookupAccount(config.Default().User).gid)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/openclawd/openclawd/packaging"
+	"github.com/openclawd/openclawd/service"
 )
 
 // The service tests run `openclawd service …` in a private mount namespace
@@ -40,9 +41,9 @@ func TestServiceHelper(t *testing.T) {
 	}
 	n, _ := strconv.Atoi(os.Getenv("OPENCLAWD_TEST_STEP"))
 	exe := os.Getenv("OPENCLAWD_TEST_EXE")
-	host.exe = func() (string, error) { return exe, nil }
+	service.Host.Exe = func() (string, error) { return exe, nil }
 	// The test's files live under /tmp, which the unit would hide.
-	host.hidden = filepath.SplitList(os.Getenv("OPENCLAWD_TEST_HIDDEN"))
+	service.Host.Hidden = filepath.SplitList(os.Getenv("OPENCLAWD_TEST_HIDDEN"))
 	os.Exit(Main(steps[n], os.Stdout, os.Stderr))
 }
 
@@ -178,6 +179,7 @@ func TestServiceSystemd(t *testing.T) {
 		brew    bool   // the binary lives in a Homebrew Cellar
 		private bool   // the binary's directory is 0700
 		seed    string // an existing unit file
+		config  string // an existing config (%[1]s: the test's directory)
 		steps   []func(env) []string
 		wantRC  []int
 		calls   [][]string // per step
@@ -187,7 +189,7 @@ func TestServiceSystemd(t *testing.T) {
 		{name: "install creates the user, config, env file and state dir, writes our unit and enables it",
 			steps: []func(env) []string{install}, wantRC: []int{0},
 			calls:   [][]string{{groupadd, useradd, enable, reload}},
-			wantOut: []string{"wrote the default config", "installed /etc/systemd/system/openclawd.service", "next: sudo openclawd setup"},
+			wantOut: []string{"wrote the default config", "root:openclawd 0640", "installed /etc/systemd/system/openclawd.service", "next: sudo openclawd setup"},
 			check: func(t *testing.T, e env, r nsResult) {
 				got, ok := r.unit(t)
 				if want := packaging.SystemdUnit(e.realBin, e.cfg); !ok || got != want {
@@ -197,11 +199,25 @@ func TestServiceSystemd(t *testing.T) {
 					t.Errorf("unit lacks %q (the symlink resolved)", line)
 				}
 				checkFile(t, e.cfg, 0o640, 0, 64990)
-				checkFile(t, filepath.Join(e.dir, "etc", "gateway.env"), 0o600, 64990, 64990)
+				// root's, read by the service through its group, which cannot change it
+				checkFile(t, filepath.Join(e.dir, "etc", "gateway.env"), 0o640, 0, 64990)
 				cfg, _ := os.ReadFile(e.cfg)
 				if !bytes.Contains(cfg, []byte("env_file: "+filepath.Join(e.dir, "etc", "gateway.env")+"\n")) {
 					t.Errorf("config's env_file is not beside it:\n%s", cfg)
 				}
+				if sd, _ := os.ReadFile(filepath.Join(r.dir, "statedir")); string(sd) != "64990 64990 700\n" {
+					t.Errorf("state dir uid gid mode = %q; want 64990 64990 700", sd)
+				}
+			}},
+		{name: "install creates the account the config's user key names",
+			config: "user: ocsvc\ngateway:\n  env_file: %[1]s/etc/gateway.env\n",
+			steps:  []func(env) []string{install}, wantRC: []int{0},
+			calls: [][]string{{"groupadd --system ocsvc",
+				"useradd --system --gid ocsvc --home-dir /var/lib/openclawd --no-create-home --shell /usr/sbin/nologin --comment openclawd (OpenClaw gateway) ocsvc",
+				enable, reload}},
+			wantOut: []string{"root:ocsvc 0640"},
+			check: func(t *testing.T, e env, r nsResult) {
+				checkFile(t, filepath.Join(e.dir, "etc", "gateway.env"), 0o640, 0, 64990)
 				if sd, _ := os.ReadFile(filepath.Join(r.dir, "statedir")); string(sd) != "64990 64990 700\n" {
 					t.Errorf("state dir uid gid mode = %q; want 64990 64990 700", sd)
 				}
@@ -298,6 +314,10 @@ func TestServiceSystemd(t *testing.T) {
 			if err := os.Symlink(e.realBin, link); err != nil {
 				t.Fatal(err)
 			}
+			if tt.config != "" {
+				os.MkdirAll(filepath.Dir(e.cfg), 0o755)
+				os.WriteFile(e.cfg, []byte(fmt.Sprintf(tt.config, dir)), 0o644)
+			}
 			if tt.seed != "" {
 				os.WriteFile(filepath.Join(dir, "seed.service"), []byte(tt.seed), 0o644)
 			}
@@ -341,14 +361,5 @@ func checkFile(t *testing.T, path string, mode os.FileMode, uid, gid int) {
 	st := fi.Sys().(*syscall.Stat_t)
 	if fi.Mode().Perm() != mode || int(st.Uid) != uid || int(st.Gid) != gid {
 		t.Errorf("%s: mode %04o uid %d gid %d; want %04o %d %d", path, fi.Mode().Perm(), st.Uid, st.Gid, mode, uid, gid)
-	}
-}
-
-func TestRenderUnitRefusesTemplateSyntax(t *testing.T) {
-	if _, err := renderUnit("/opt/{{Name}}/openclawd", "/etc/openclawd/openclawd.yaml", "/var/lib/openclawd"); err == nil || !strings.Contains(err.Error(), "{{") {
-		t.Errorf("err = %v; want a refusal naming {{", err)
-	}
-	if _, err := renderUnit("/usr/local/bin/openclawd", "/etc/openclawd/openclawd.yaml", "/var/lib/openclawd"); err != nil {
-		t.Errorf("the packaged unit itself: %v", err)
 	}
 }

@@ -1,21 +1,22 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/openclawd/openclawd/config"
+	svcuser "github.com/openclawd/openclawd/internal/account"
 	"github.com/openclawd/openclawd/internal/fsutil"
-	"github.com/openclawd/openclawd/packaging"
+	"github.com/openclawd/openclawd/statedir"
 )
 
 // rewrite replaces path atomically, keeping its mode and owner (the .deb
@@ -41,16 +42,20 @@ func owner(fi os.FileInfo) (uid, gid int) {
 }
 
 // writeEnv merges vals into the env file at path: existing lines are
-// replaced in place, new names appended, comments kept. The file ends up
-// 0600 and owned by the service user, which reads it. It never prints a
-// value.
+// replaced in place, new names appended, comments kept. As root (acct is
+// the service user) it ends up root:<service group> 0640, which the
+// service reads but cannot change; otherwise it keeps its owner, 0600. It
+// never prints a value.
 func (o *setup) writeEnv(path string, vals map[string]string, acct account) (changed bool, err error) {
-	old, err := os.ReadFile(path)
+	if err := rootOnlyDir(path, acct); err != nil {
+		return false, err
+	}
+	old, err := readEnvRaw(path, acct)
 	if errors.Is(err, os.ErrNotExist) {
 		old, err = []byte(envFileHeader), nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading env file: %w", err)
+		return false, invalid("%v", err)
 	}
 	oldVals, err := config.ParseEnv(path, old)
 	if err != nil {
@@ -62,45 +67,74 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 	if got, err := config.ParseEnv(path, out); err != nil || !maps.Equal(got, want) {
 		return false, fmt.Errorf("internal error: the merged env file would not read back as written (%v)", err)
 	}
-	if acct.uid < 0 && acct.gid < 0 { // not root, or no service user: keep the owner
-		if fi, err := os.Stat(path); err == nil {
-			acct.uid, acct.gid = owner(fi)
-		}
+	uid, gid, mode := -1, -1, os.FileMode(0o600)
+	if acct.gid >= 0 {
+		uid, gid, mode = 0, acct.gid, 0o640
 	}
-	if _, err := os.Stat(path); len(keys) > 0 || errors.Is(err, os.ErrNotExist) {
-		if err := fsutil.WriteFileAtomicOwned(path, out, 0o600, acct.uid, acct.gid); err != nil {
-			return false, fmt.Errorf("writing %s: %w", path, err)
-		}
-		if len(keys) > 0 {
-			fmt.Fprintf(o.out, "%s: set %s\n", path, strings.Join(keys, ", "))
-		} else {
-			fmt.Fprintf(o.out, "%s: created (0600) for API keys\n", path)
-		}
-		return true, nil
+	fi, statErr := os.Lstat(path)
+	if len(keys) == 0 && statErr == nil && envOwnedRight(fi, acct) {
+		fmt.Fprintf(o.out, "%s: unchanged\n", path)
+		return false, nil
 	}
-	fi, err := os.Stat(path)
+	if err := fsutil.WriteFileAtomicOwned(path, out, mode, uid, gid); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	switch {
+	case len(keys) > 0:
+		fmt.Fprintf(o.out, "%s: set %s\n", path, strings.Join(keys, ", "))
+	case statErr != nil:
+		fmt.Fprintf(o.out, "%s: created (%04o) for API keys\n", path, mode)
+	default:
+		fmt.Fprintf(o.out, "%s: unchanged; made it %04o, readable by the service only\n", path, mode)
+	}
+	return true, nil
+}
+
+// readEnvRaw reads the env file without following a link, with the same
+// owner and mode rules the daemon applies.
+func readEnvRaw(path string, acct account) ([]byte, error) {
+	if _, err := os.Lstat(path); err != nil {
+		return nil, err
+	}
+	if _, err := config.ReadEnvFileOwned(path, acct.uid, acct.gid); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	fixed := false
-	if fi.Mode().Perm() != 0o600 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return false, err
-		}
-		fixed = true
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// envOwnedRight: the service user's 0600, or root's 0640 in its group.
+func envOwnedRight(fi os.FileInfo, acct account) bool {
+	uid, gid := owner(fi)
+	m := fi.Mode()
+	if !m.IsRegular() {
+		return false
 	}
-	if uid, gid := owner(fi); (acct.uid >= 0 && acct.uid != uid) || (acct.gid >= 0 && acct.gid != gid) {
-		if err := acct.chown(path); err != nil {
-			return false, err
-		}
-		fixed = true
+	if acct.gid < 0 {
+		return m.Perm() == 0o600
 	}
-	if fixed {
-		fmt.Fprintf(o.out, "%s: unchanged; made it 0600 and the service user's\n", path)
-		return true, nil
+	return (uid == acct.uid && m.Perm() == 0o600) || (uid == 0 && gid == acct.gid && m.Perm() == 0o640)
+}
+
+// rootOnlyDir refuses, as root, an env file in a directory others may
+// write: a file written there by rename could be swapped for a link.
+func rootOnlyDir(path string, acct account) error {
+	if os.Geteuid() != 0 {
+		return nil
 	}
-	fmt.Fprintf(o.out, "%s: unchanged\n", path)
-	return false, nil
+	dir := filepath.Dir(path)
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("the env file's directory: %w", err)
+	}
+	if uid, _ := owner(fi); !fi.IsDir() || uid != 0 || fi.Mode().Perm()&0o022 != 0 {
+		return invalid("gateway.env_file %s is in %s, which is not a directory only root may write (owner uid %d, mode %04o); keep it in /etc/openclawd", path, dir, uid, fi.Mode().Perm())
+	}
+	return nil
 }
 
 var envLineRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=`)
@@ -151,13 +185,14 @@ func envQuote(v string) string {
 }
 
 // ensureToken makes sure the gateway token exists where the daemon looks
-// for it, and that the service user can read it. It reports whether it
-// was created.
+// for it, the service user's. As root it goes through descriptors
+// (statedir.CreateSecretAsRoot): every file there is the service user's
+// to swap. It reports whether the token was created.
 func (o *setup) ensureToken(cfg *config.Config, acct account) (bool, error) {
 	var env map[string]string
 	if cfg.Gateway.EnvFile != "" {
 		var err error
-		if env, err = config.ReadEnvFile(cfg.Gateway.EnvFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if env, err = config.ReadEnvFileOwned(cfg.Gateway.EnvFile, acct.uid, acct.gid); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return false, invalid("%v", err)
 		}
 	}
@@ -168,65 +203,34 @@ func (o *setup) ensureToken(cfg *config.Config, acct account) (bool, error) {
 		fmt.Fprintf(o.out, "gateway token: set in %s (unchanged)\n", cfg.Gateway.EnvFile)
 		return false, nil
 	}
-	// The daemon, as the service user, must be able to chmod these.
-	for _, d := range []string{cfg.StateDir, cfg.SecretsDir()} {
-		if err := ensureOwnedDir(d, 0o700, acct); err != nil {
+	var created bool
+	if acct.uid >= 0 {
+		a := svcuser.Account{Name: o.user, UID: acct.uid, GID: acct.gid}
+		if a.Name == "" {
+			a.Name = cfg.User
+		}
+		if err := statedir.PrepareAsRoot(cfg.StateDir, a); err != nil {
 			return false, err
 		}
-	}
-	_, statErr := os.Stat(cfg.TokenFile())
-	if _, _, err := cfg.GatewayToken(env); err != nil {
-		return false, err
-	}
-	for _, p := range []string{cfg.SecretsDir(), cfg.TokenFile()} {
-		fi, err := os.Stat(p)
+		var err error
+		created, err = statedir.CreateSecretAsRoot(cfg.StateDir, filepath.Base(cfg.TokenFile()), a, config.NewToken)
 		if err != nil {
 			return false, err
 		}
-		if uid, gid := owner(fi); (acct.uid >= 0 && acct.uid != uid) || (acct.gid >= 0 && acct.gid != gid) {
-			if err := acct.chown(p); err != nil {
-				return false, fmt.Errorf("handing %s to the service user: %w", p, err)
-			}
+	} else {
+		_, statErr := os.Lstat(cfg.TokenFile())
+		if err := cfg.Layout().Ensure(); err != nil {
+			return false, err
 		}
+		if _, _, err := cfg.GatewayToken(env); err != nil {
+			return false, err
+		}
+		created = errors.Is(statErr, os.ErrNotExist)
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
+	if created {
 		fmt.Fprintf(o.out, "gateway token: generated in %s\n", cfg.TokenFile())
 		return true, nil
 	}
 	fmt.Fprintf(o.out, "gateway token: %s (unchanged)\n", cfg.TokenFile())
 	return false, nil
-}
-
-// errNoServiceManager: neither systemd nor launchd runs this host.
-var errNoServiceManager = errors.New("no service manager")
-
-// startService restarts openclawd through the host's service manager
-// without waiting for it: setup polls the control socket and says how far
-// the start is (a first start installs the runtime for a minute or two).
-func startService(ctx context.Context, cfg *config.Config) error {
-	switch runtime.GOOS {
-	case "linux":
-		if _, err := os.Stat(host.systemdDir); err != nil {
-			return errNoServiceManager
-		}
-		// After a bad config, systemd may have given up (StartLimitBurst).
-		_ = runTool("systemctl", "reset-failed", packaging.SystemdUnitName)
-		if err := runTool("systemctl", "restart", "--no-block", packaging.SystemdUnitName); err != nil {
-			return fmt.Errorf("%w\n(is the service installed? `sudo openclawd service install`)", err)
-		}
-		return nil
-	case "darwin":
-		label, plist := packaging.LaunchdLabel, "/Library/LaunchDaemons/"+packaging.LaunchdLabel+".plist"
-		if bin, err := binary(); err == nil && isHomebrew(bin) {
-			label, plist = "homebrew.mxcl.openclawd", "/Library/LaunchDaemons/homebrew.mxcl.openclawd.plist"
-		}
-		if runTool("launchctl", "kickstart", "-k", "system/"+label) == nil {
-			return nil
-		}
-		if _, err := os.Stat(plist); err != nil { // not loaded, and nothing to load
-			return fmt.Errorf("%s is not installed: `sudo openclawd service install` (or `sudo brew services start openclawd`)", plist)
-		}
-		return runTool("launchctl", "bootstrap", "system", plist)
-	}
-	return errNoServiceManager
 }

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/service"
+)
+
+func TestSetupStartsWaitsAndIsIdempotent(t *testing.T) {
+	e := newSetupEnv(t, buildFake(t))
+	start, starts := daemonStarter(t)
+	const stdin = "OPENAI_API_KEY=sk-test-123\nSLACK_BOT_TOKEN=\"xoxb 456 #x\"\n"
+	args := []string{"--config", e.cfg, "--non-interactive", "--env", "OPENAI_API_KEY", "--env", "SLACK_BOT_TOKEN", "--wait", "60s"}
+	before, _ := os.ReadFile(e.cfg)
+
+	rc, out, errs := runSetup(t, stdin, start, args...)
+	if rc != ExitOK {
+		t.Fatalf("rc %d\n%s\n%s", rc, out, errs)
+	}
+	for _, w := range []string{
+		e.cfg + ": set gateway.env_file", e.envFile + ": set OPENAI_API_KEY, SLACK_BOT_TOKEN",
+		"gateway token: generated in " + e.dir + "/state/secrets/gateway-token",
+		"the gateway is healthy", fmt.Sprintf("http://127.0.0.1:%d/", e.port),
+		"sudo openclawd token --config " + e.cfg, "devices approve <requestId>",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, secret := range []string{"sk-test-123", "xoxb"} {
+		if strings.Contains(out+errs, secret) {
+			t.Errorf("output shows a secret:\n%s%s", out, errs)
+		}
+	}
+	env, err := config.ReadEnvFile(e.envFile) // also checks 0600
+	if err != nil || env["OPENAI_API_KEY"] != "sk-test-123" || env["SLACK_BOT_TOKEN"] != "xoxb 456 #x" {
+		t.Errorf("env file: %v %v", env, err)
+	}
+	// The config gained one line and kept everything else.
+	after, _ := os.ReadFile(e.cfg)
+	if want := strings.Replace(string(before), "  stop_timeout: 5s\n", "  stop_timeout: 5s\n  env_file: "+e.envFile+"\n", 1); string(after) != want {
+		t.Errorf("config:\n%s\nwant:\n%s", after, want)
+	}
+	if fi, _ := os.Stat(e.cfg); fi.Mode().Perm() != 0o640 {
+		t.Errorf("config mode %v; want it kept at 0640", fi.Mode().Perm())
+	}
+
+	// Same inputs again: no file changes, no restart of a healthy openclawd.
+	files := []string{e.cfg, e.envFile, filepath.Join(e.dir, "state", "secrets", "gateway-token")}
+	snap := snapshot(t, files...)
+	rc, out, errs = runSetup(t, stdin, start, args...)
+	if rc != ExitOK {
+		t.Fatalf("second run: rc %d\n%s\n%s", rc, out, errs)
+	}
+	if n := strings.Count(out, "unchanged"); n != 3 || !strings.Contains(out, "not restarting") {
+		t.Errorf("second run: want config, env file and token unchanged and no restart:\n%s", out)
+	}
+	if n := starts.Load(); n != 1 {
+		t.Errorf("%d starts; want 1", n)
+	}
+	for p, s := range snapshot(t, files...) {
+		if o := snap[p]; !bytes.Equal(o.data, s.data) || !o.mtime.Equal(s.mtime) || o.mode != s.mode {
+			t.Errorf("%s changed on the second run", p)
+		}
+	}
+}
+
+func TestSetupReportsAFailedGateway(t *testing.T) {
+	e := newSetupEnv(t, buildFake(t))
+	e.setMode(t, "exit78")
+	start, _ := daemonStarter(t)
+	t0 := time.Now()
+	rc, out, errs := runSetup(t, "", start, "--config", e.cfg, "--non-interactive", "--wait", "2m")
+	if rc != ExitFailure {
+		t.Fatalf("rc %d; want %d\n%s\n%s", rc, ExitFailure, out, errs)
+	}
+	if time.Since(t0) > time.Minute {
+		t.Errorf("took %s: a failed gateway should end the wait at once", time.Since(t0))
+	}
+	// The status's own reason and fix.
+	for _, w := range []string{"the gateway is failed", "What to do:", "→ "} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if !strings.Contains(errs, "not healthy after") {
+		t.Errorf("stderr: %s", errs)
+	}
+}
+
+func TestSetupWaitTimesOut(t *testing.T) {
+	e := newSetupEnv(t, "")
+	nothing := func(context.Context, *config.Config) error { return nil }
+	rc, out, errs := runSetup(t, "", nothing, "--config", e.cfg, "--non-interactive", "--wait", "300ms")
+	if rc != ExitFailure || !strings.Contains(errs, "did not come up within 300ms") || !strings.Contains(errs, "not running") {
+		t.Errorf("rc %d\n%s\n%s", rc, out, errs)
+	}
+	if !strings.Contains(out, "waiting for openclawd to start") {
+		t.Errorf("no progress line:\n%s", out)
+	}
+}
+
+// TestSetupStartsTheUnitWithoutSecretsInArgv uses the real starter with a
+// fake systemctl that logs its argv and environment.
+func TestSetupStartsTheUnitWithoutSecretsInArgv(t *testing.T) {
+	e := newSetupEnv(t, "")
+	bin := t.TempDir()
+	log := filepath.Join(bin, "log")
+	script := "#!/bin/sh\necho \"argv: $*\" >> " + log + "\nenv >> " + log + "\n"
+	os.WriteFile(filepath.Join(bin, "systemctl"), []byte(script), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	saved := service.Host.SystemdDir
+	service.Host.SystemdDir = t.TempDir() // "systemd runs this host"
+	defer func() { service.Host.SystemdDir = saved }()
+
+	rc, out, errs := runSetup(t, "OPENAI_API_KEY=sk-never-in-argv\n", nil,
+		"--config", e.cfg, "--non-interactive", "--env", "OPENAI_API_KEY", "--wait", "200ms")
+	if rc != ExitFailure { // nothing really starts
+		t.Errorf("rc %d; want %d\n%s\n%s", rc, ExitFailure, out, errs)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("systemctl not run: %v\n%s%s", err, out, errs)
+	}
+	var argv []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if a, ok := strings.CutPrefix(l, "argv: "); ok {
+			argv = append(argv, a)
+		}
+	}
+	if strings.Join(argv, "; ") != "reset-failed openclawd.service; restart --no-block openclawd.service" {
+		t.Errorf("systemctl calls: %q", argv)
+	}
+	if strings.Contains(string(b), "sk-never-in-argv") {
+		t.Error("the secret reached systemctl's argv or environment")
+	}
+}
+
+func TestSetupWithoutServiceManager(t *testing.T) {
+	e := newSetupEnv(t, "")
+	saved := service.Host.SystemdDir
+	service.Host.SystemdDir = filepath.Join(t.TempDir(), "none")
+	defer func() { service.Host.SystemdDir = saved }()
+	rc, out, errs := runSetup(t, "", nil, "--config", e.cfg, "--non-interactive")
+	if rc != ExitOK || !strings.Contains(out, "no service manager runs this host") || !strings.Contains(out, "sudo openclawd run --config "+e.cfg) {
+		t.Errorf("rc %d\n%s\n%s", rc, out, errs)
+	}
+}
