@@ -42,6 +42,12 @@ var securityHeaders = map[string]string{
 	"Referrer-Policy":           "strict-origin-when-cross-origin",
 }
 
+// spoofableHeaders are client-address headers the gateway does not walk
+// like X-Forwarded-For: it answers 403 proxy_attribution_required when one
+// is present (§13), and a client could otherwise choose what it says. They
+// are deleted from every proxied request, WebSocket upgrades included.
+var spoofableHeaders = []string{"Forwarded", "X-Real-IP"}
+
 // cspFrameAncestors is added, not set: a second CSP header intersects with
 // the gateway's own policy instead of replacing it.
 const cspFrameAncestors = "frame-ancestors 'none'"
@@ -117,6 +123,9 @@ func httpApp(o Options, b *builder) caddyhttp.App {
 		// overwrites any X-Forwarded-For the client sent.
 		Upstreams:        reverseproxy.UpstreamPool{{Dial: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.GatewayPort))}},
 		StreamCloseDelay: caddy.Duration(streamCloseDelay),
+		Headers: &headers.Handler{Request: &headers.HeaderOps{
+			Delete: spoofableHeaders,
+		}},
 	}
 	srv := &caddyhttp.Server{
 		Listen:    []string{net.JoinHostPort(o.ListenHost, strconv.Itoa(o.HTTPSPort))},

@@ -141,7 +141,9 @@ func get(c *http.Client, url string, hdr ...string) (*http.Response, string, err
 }
 
 // upstream is a stand-in gateway on 127.0.0.1:port: /ws echoes WebSocket
-// messages, /xff reports X-Forwarded-For, anything else says hello.
+// messages, /xff reports X-Forwarded-For, /seen reports the client-address
+// headers it got (as a body, or as the first message of a WebSocket),
+// anything else says hello.
 func upstream(t testing.TB, port int) func() {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -164,6 +166,21 @@ func upstream(t testing.TB, port int) func() {
 	mux.HandleFunc("/xff", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strings.Join(r.Header.Values("X-Forwarded-For"), "|"))
 	})
+	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
+		seen := seenHeaders(r.Header)
+		if r.Header.Get("Upgrade") == "" {
+			fmt.Fprint(w, seen)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if c.Write(r.Context(), websocket.MessageText, []byte(seen)) == nil {
+			_, _, _ = c.Read(r.Context()) // until the client closes
+		}
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "hello from upstream")
 	})
@@ -177,6 +194,15 @@ func upstream(t testing.TB, port int) func() {
 	stop := func() { once.Do(func() { srv.Close() }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// seenHeaders renders the client-address headers in h, one per line.
+func seenHeaders(h http.Header) string {
+	var b strings.Builder
+	for _, k := range []string{"Forwarded", "X-Real-IP", "X-Forwarded-For"} {
+		fmt.Fprintf(&b, "%s=%s\n", k, strings.Join(h.Values(k), "|"))
+	}
+	return b.String()
 }
 
 // echo sends msg over c and checks it comes back.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -151,6 +152,59 @@ func TestForwardedForOverwritten(t *testing.T) {
 			t.Errorf("spoof %q: upstream saw X-Forwarded-For %q (%v %v), want 127.0.0.2", spoof, body, err, resp)
 		}
 	}
+}
+
+// Case 6b: Forwarded and X-Real-IP from the client never reach the gateway,
+// in plain requests and WebSocket upgrades: it refuses requests carrying
+// them, and a client must not choose its own attribution.
+func TestSpoofableHeadersStripped(t *testing.T) {
+	cfg, err := ConfigJSON(internalOpts(t, 18789, "claw.localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `"delete": [
+                        "Forwarded",
+                        "X-Real-IP"
+                      ]`) {
+		t.Errorf("reverse_proxy does not delete Forwarded and X-Real-IP:\n%s", cfg)
+	}
+
+	gw := freePort(t)
+	upstream(t, gw)
+	o := internalOpts(t, gw, "claw.localhost")
+	s := startServer(t, o)
+	hc := client(internalRoots(t, s, "claw.localhost"), "127.0.0.2")
+	spoof := http.Header{}
+	spoof.Set("Forwarded", "for=127.0.0.1")
+	spoof.Set("X-Real-IP", "127.0.0.1")
+	spoof.Set("X-Forwarded-For", "127.0.0.1")
+	want := "Forwarded=\nX-Real-IP=\nX-Forwarded-For=127.0.0.2\n"
+
+	req, _ := http.NewRequest(http.MethodGet, base(o, "claw.localhost")+"/seen", nil)
+	req.Header = spoof.Clone()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || string(body) != want {
+		t.Errorf("GET: upstream saw %q (%v %v), want %q", body, err, resp.Status, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wsURL := strings.Replace(base(o, "claw.localhost"), "https", "wss", 1) + "/seen"
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: spoof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, got, err := c.Read(ctx)
+	if err != nil || string(got) != want {
+		t.Errorf("WebSocket upgrade: upstream saw %q (%v), want %q", got, err, want)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
 }
 
 // Case 7: Reload keeps an established WebSocket open.
