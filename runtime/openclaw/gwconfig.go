@@ -21,6 +21,29 @@ type Owned struct {
 	// become gateway.controlUi.allowedOrigins, and the first one
 	// gateway.publicOrigin. Empty (no TLS) leaves both as they are.
 	Origins []string
+	// Terminal sets gateway.terminal.enabled, the gateway's host terminal
+	// (a PTY for operator.admin, §14); nil leaves it as it is. See
+	// TerminalSetting.
+	Terminal *bool
+}
+
+// TerminalSetting turns gateway.host_terminal (auto, on, off; "" is auto)
+// and tls.mode into Owned.Terminal. Auto switches the terminal off while
+// Caddy exposes the gateway beyond loopback (tls.mode acme or internal),
+// and otherwise leaves the file alone: a loopback-only gateway keeps the
+// gateway's own default or the user's choice.
+func TerminalSetting(mode, tlsMode string) *bool {
+	on, off := true, false
+	switch mode {
+	case "on":
+		return &on
+	case "off":
+		return &off
+	}
+	if tlsMode != "" && tlsMode != "off" {
+		return &off
+	}
+	return nil
 }
 
 // ConfigChange says what WriteConfig did.
@@ -65,6 +88,9 @@ func WriteConfig(path string, o Owned) (ConfigChange, error) {
 	if len(o.Origins) > 0 {
 		set(json5.NewStrings(o.Origins...), "gateway", "controlUi", "allowedOrigins")
 		set(json5.NewString(o.Origins[0]), "gateway", "publicOrigin")
+	}
+	if o.Terminal != nil {
+		set(json5.NewBool(*o.Terminal), "gateway", "terminal", "enabled")
 	}
 	if json5.Equal(before, root) && b != nil {
 		return ch, nil

@@ -3,6 +3,7 @@ package openclaw
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,4 +101,87 @@ func TestWriteConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTerminalSetting(t *testing.T) {
+	tests := []struct {
+		name, mode, tlsMode string
+		want                *bool
+	}{
+		{"auto with acme is off", "auto", "acme", boolPtr(false)},
+		{"auto with internal is off", "auto", "internal", boolPtr(false)},
+		{"auto without tls leaves it", "auto", "off", nil},
+		{"empty mode is auto", "", "acme", boolPtr(false)},
+		{"empty everything leaves it", "", "", nil},
+		{"on with acme", "on", "acme", boolPtr(true)},
+		{"on without tls", "on", "off", boolPtr(true)},
+		{"off without tls", "off", "off", boolPtr(false)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := TerminalSetting(tt.mode, tt.tlsMode)
+			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+				t.Errorf("TerminalSetting(%q, %q) = %v; want %v", tt.mode, tt.tlsMode, show(got), show(tt.want))
+			}
+		})
+	}
+}
+
+func TestWriteConfigTerminal(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing string // "" = no file
+		terminal *bool
+		want     *bool // gateway.terminal.enabled afterwards; nil = absent
+	}{
+		{name: "nil leaves it absent", terminal: nil, want: nil},
+		{name: "nil keeps the user's true", existing: `{gateway:{terminal:{enabled:true}}}`, want: boolPtr(true)},
+		{name: "nil keeps the user's false", existing: `{gateway:{terminal:{enabled:false}}}`, want: boolPtr(false)},
+		{name: "off on a fresh file", terminal: boolPtr(false), want: boolPtr(false)},
+		{name: "off overrides the user's true", existing: `{gateway:{terminal:{enabled:true,shell:"/bin/zsh"}}}`, terminal: boolPtr(false), want: boolPtr(false)},
+		{name: "on overrides false", existing: `{gateway:{terminal:{enabled:false}}}`, terminal: boolPtr(true), want: boolPtr(true)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "openclaw.json")
+			if tt.existing != "" {
+				os.WriteFile(p, []byte(tt.existing), 0o600)
+			}
+			o := Owned{Port: 18790, Terminal: tt.terminal}
+			if _, err := WriteConfig(p, o); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(p)
+			v, err := json5.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *bool
+			if e, ok := v.Get("gateway", "terminal", "enabled"); ok {
+				b, isBool := e.Bool()
+				if !isBool {
+					t.Fatalf("gateway.terminal.enabled is a %s", e.Kind())
+				}
+				got = &b
+			}
+			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+				t.Errorf("gateway.terminal.enabled = %v; want %v\n%s", show(got), show(tt.want), b)
+			}
+			if strings.Contains(tt.existing, "shell") && !strings.Contains(string(b), "/bin/zsh") {
+				t.Errorf("gateway.terminal.shell lost:\n%s", b)
+			}
+			if ch, err := WriteConfig(p, o); err != nil || ch.Written {
+				t.Errorf("rewrite of an up-to-date file: %+v, %v", ch, err)
+			}
+		})
+	}
+}
+
+func boolPtr(v bool) *bool { return &v }
+
+func show(b *bool) string {
+	if b == nil {
+		return "unset"
+	}
+	return strconv.FormatBool(*b)
 }
