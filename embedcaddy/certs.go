@@ -1,6 +1,7 @@
 package embedcaddy
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap/zapcore"
 )
@@ -103,15 +105,79 @@ func (s *Server) Certificates() []CertInfo {
 	return out
 }
 
-// newestLeaf reads certificates/<issuer>/<name>/<name>.crt (certmagic's
-// layout) for every issuer of the current mode; "local" is the internal CA.
+// KeyPins returns the SHA-256 of the SubjectPublicKeyInfo of every
+// certificate this Caddy holds for name: those in its cache (what it
+// serves) while it runs, and those in storage from any issuer. A TLS peer
+// whose leaf has one of these keys proved it holds a private key that is
+// in this host's Caddy storage, so it is this host's Caddy.
+//
+// Keys rather than whole certificates: the handshake proves possession of
+// the key, not of the certificate, and certmagic rotates keys at renewal by
+// default but may reuse them (reuse_private_keys); the cache and storage
+// together cover the moment between a renewal being stored and served.
+func (s *Server) KeyPins(name string) [][sha256.Size]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Mode == ModeOff {
+		return nil
+	}
+	var leaves []*x509.Certificate
+	if s.loaded { // Caddy's cache exists only while a config runs
+		for _, c := range caddytls.AllMatchingCertificates(name) {
+			if leaf := cachedLeaf(c); leaf != nil {
+				leaves = append(leaves, leaf)
+			}
+		}
+	}
+	leaves = append(leaves, storedLeaves(s.opts, name, false)...)
+	var pins [][sha256.Size]byte
+	seen := map[[sha256.Size]byte]bool{}
+	for _, l := range leaves {
+		p := sha256.Sum256(l.RawSubjectPublicKeyInfo)
+		if !seen[p] {
+			seen[p] = true
+			pins = append(pins, p)
+		}
+	}
+	return pins
+}
+
+func cachedLeaf(c certmagic.Certificate) *x509.Certificate {
+	if c.Leaf != nil {
+		return c.Leaf
+	}
+	if len(c.Certificate.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}
+
+// newestLeaf returns the stored leaf for name from the current mode's
+// issuer that expires last.
 func newestLeaf(o Options, name string) *x509.Certificate {
+	var best *x509.Certificate
+	for _, c := range storedLeaves(o, name, true) {
+		if best == nil || c.NotAfter.After(best.NotAfter) {
+			best = c
+		}
+	}
+	return best
+}
+
+// storedLeaves reads certificates/<issuer>/<name>/<name>.crt (certmagic's
+// layout) for every issuer, or with modeOnly those of the current mode
+// ("local" is the internal CA).
+func storedLeaves(o Options, name string, modeOnly bool) []*x509.Certificate {
 	safe := certmagic.StorageKeys.Safe(name)
 	paths, _ := filepath.Glob(filepath.Join(o.StorageDir, "certificates", "*", safe, safe+".crt"))
-	var best *x509.Certificate
+	var out []*x509.Certificate
 	for _, p := range paths {
 		internal := filepath.Base(filepath.Dir(filepath.Dir(p))) == "local"
-		if internal != (o.Mode == ModeInternal) {
+		if modeOnly && internal != (o.Mode == ModeInternal) {
 			continue
 		}
 		b, err := os.ReadFile(p)
@@ -122,10 +188,9 @@ func newestLeaf(o Options, name string) *x509.Certificate {
 		if blk == nil {
 			continue
 		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err == nil && (best == nil || c.NotAfter.After(best.NotAfter)) {
-			best = c
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			out = append(out, c)
 		}
 	}
-	return best
+	return out
 }

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -27,6 +28,7 @@ const (
 	ProxyCertUntrusted = "certificate_not_trusted"
 	ProxyCertName      = "certificate_name_mismatch"
 	ProxyCertExpired   = "certificate_expired"
+	ProxyNotThisHost   = "not_this_host"        // a trusted certificate, but not this host's Caddy's: no token sent
 	ProxyTLS           = "tls_handshake_failed" // e.g. no certificate issued yet
 	ProxyGatewayDown   = "gateway_unavailable"  // the 503 page, or the gateway starting
 	ProxyAttribution   = "proxy_attribution_required"
@@ -54,6 +56,13 @@ type ProxyCheckOptions struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolver looks Name up when Address is empty; nil is net.DefaultResolver.
 	Resolver Resolver
+	// OwnKeys returns the SHA-256 of the SubjectPublicKeyInfo of each
+	// certificate this host's front end holds for Name (embedcaddy's
+	// Server.KeyPins). It is called during the handshake, after the chain
+	// verified; the request, and so the token, goes only to a server whose
+	// leaf's key is among them. Nil or empty: no server is this host, and
+	// the check ends at ProxyNotThisHost.
+	OwnKeys func() [][sha256.Size]byte
 }
 
 // Resolver is the part of *net.Resolver the check uses.
@@ -105,6 +114,10 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 	if o.Port != 443 {
 		hostport = net.JoinHostPort(o.Name, strconv.Itoa(o.Port))
 	}
+	// A name that resolves elsewhere, or something in between with a
+	// certificate from a trusted CA, must never see the token: the
+	// handshake fails unless the leaf's key is this host's Caddy's.
+	pin := &keyPin{own: o.OwnKeys}
 	tr := &http.Transport{
 		Proxy: nil, // the check is about this host's front end, not an egress proxy
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -113,7 +126,8 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 			}
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
-		TLSClientConfig: &tls.Config{ServerName: o.Name, RootCAs: o.Roots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: &tls.Config{ServerName: o.Name, RootCAs: o.Roots, MinVersion: tls.VersionTLS12,
+			VerifyConnection: pin.verify},
 	}
 	defer tr.CloseIdleConnections()
 	h := http.Header{}
@@ -122,6 +136,9 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 		HTTPClient: &http.Client{Transport: tr}, HTTPHeader: h,
 	})
 	if err != nil {
+		if pin.foreign != nil {
+			return fail(ProxyNotThisHost, "%s", pin.describe(o.Name, addr))
+		}
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 			code := upgradeCode(resp.StatusCode, body)
@@ -151,6 +168,48 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 	conn.Close(websocket.StatusNormalClosure, "")
 	res.Code, res.Detail = ProxyOK, "hello-ok through the proxy"
 	return res
+}
+
+// keyPin checks the served leaf against this host's keys. One handshake
+// per check, so no lock: verify runs before the dial returns.
+type keyPin struct {
+	own     func() [][sha256.Size]byte
+	ours    int               // how many keys own returned
+	foreign *x509.Certificate // the served leaf, when it was not ours
+}
+
+var errNotThisHost = errors.New("the served certificate is not this host's")
+
+// verify is tls.Config.VerifyConnection: it runs after the chain and name
+// verified (or not at all), and failing it sends no request.
+func (p *keyPin) verify(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errNotThisHost
+	}
+	leaf := cs.PeerCertificates[0]
+	var own [][sha256.Size]byte
+	if p.own != nil {
+		own = p.own()
+	}
+	p.ours = len(own)
+	got := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	for _, k := range own {
+		if k == got {
+			return nil
+		}
+	}
+	p.foreign = leaf
+	return errNotThisHost
+}
+
+func (p *keyPin) describe(name, addr string) string {
+	l := p.foreign
+	k := sha256.Sum256(l.RawSubjectPublicKeyInfo)
+	d := fmt.Sprintf("%s answers for %s with a valid certificate (issuer %q, key sha256 %x…) that is not this host's Caddy's, so the token was not sent", addr, name, l.Issuer.CommonName, k[:8])
+	if p.ours == 0 {
+		d += "; this host's Caddy holds no certificate for " + name + " yet"
+	}
+	return d
 }
 
 // proxyAddress picks the host:port to dial, or a code saying why none.
