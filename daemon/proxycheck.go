@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -101,6 +102,12 @@ func (d *Daemon) runProxyChecks(ctx context.Context) {
 
 func (d *Daemon) proxyCheckOptions(cfg *config.Config, name string) health.ProxyCheckOptions {
 	o := health.ProxyCheckOptions{Name: name, Port: cfg.TLS.HTTPSPort, Address: cfg.TLS.CheckAddress, Token: d.currentToken()}
+	if d.caddy != nil {
+		// The token goes only to this host's own Caddy, never to whatever
+		// else answers for the name.
+		caddy := d.caddy
+		o.OwnKeys = func() [][sha256.Size]byte { return caddy.KeyPins(name) }
+	}
 	if cfg.TLS.Mode == "internal" && d.caddy != nil {
 		// Clients of the local CA trust its root explicitly; so does the check.
 		if pem, err := os.ReadFile(d.caddy.RootCertPath()); err == nil {
@@ -124,6 +131,7 @@ func proxyWarning(cfg *config.Config, name string, r *apitype.ProxyCheck, rootCe
 		health.ProxyUnreachable:   fmt.Sprintf("Open TCP port %d (and %d for ACME) in the firewall, e.g. `ufw allow %d/tcp`; behind NAT, forward them, and set tls.check_address to the LAN address if the router does not hairpin.", cfg.TLS.HTTPSPort, cfg.TLS.HTTPPort, cfg.TLS.HTTPSPort),
 		health.ProxyCertUntrusted: "The served certificate is not trusted yet: see the certificate's last error above; openclawd keeps trying to obtain one.",
 		health.ProxyCertName:      "The served certificate is for another name: see the certificate's last error above and `openclawd logs -n 100`.",
+		health.ProxyNotThisHost:   fmt.Sprintf("The name resolves to another host (or something in between answers with a valid certificate): point DNS for %s at this host, or set tls.check_address to this host's own address (also if a CDN or load balancer terminates TLS in front of it). openclawd did not send it the gateway token.", name),
 		health.ProxyCertExpired:   "The certificate has expired and was not renewed: see its last error above; ports 80 and 443 must reach this host for ACME.",
 		health.ProxyTLS:           "No certificate is served yet: see the certificate's last error above; ports 80 and 443 must reach this host for ACME challenges.",
 		health.ProxyGatewayDown:   "The gateway behind the proxy is not up: see the gateway section above.",
