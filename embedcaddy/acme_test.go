@@ -2,10 +2,12 @@ package embedcaddy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,6 +135,10 @@ func TestACMERestartNoNewOrder(t *testing.T) {
 		c.Close()
 		t.Fatal("port still open after Stop")
 	}
+	// Stopped, the key still comes from storage (status and checks use it).
+	if !slices.Contains(s.KeyPins(o.Domains[0]), sha256.Sum256(first.RawSubjectPublicKeyInfo)) {
+		t.Errorf("KeyPins after Stop lacks the stored certificate's key")
+	}
 	second := issue(t, p, s, o)
 	if first.SerialNumber.Cmp(second.SerialNumber) != 0 {
 		t.Errorf("serial %x after restart, want %x", second.SerialNumber, first.SerialNumber)
@@ -149,7 +155,8 @@ func TestACMERenewShortLived(t *testing.T) {
 	o := p.options(t, "short.openclawd.test", freePort(t))
 	o.ACMEProfile, o.RenewInterval = "shortlived", time.Second
 	o.Logger, _ = testLogger(t)
-	first := issue(t, p, newStopped(t, o), o)
+	s := newStopped(t, o)
+	first := issue(t, p, s, o)
 	if life := first.NotAfter.Sub(first.NotBefore); life > 2*shortLived {
 		t.Fatalf("certificate valid for %v; the shortlived profile gives %v", life, shortLived)
 	}
@@ -172,6 +179,19 @@ func TestACMERenewShortLived(t *testing.T) {
 		t.Errorf("%d new orders for the renewal, want at least 1", n)
 	}
 	t.Logf("renewed %v before expiry", time.Until(first.NotAfter).Round(time.Second))
+	// The self-check pins keys: the renewed one must be known as ours.
+	// (Polled: another renewal may land between the handshake and KeyPins.)
+	waitFor(t, 10*time.Second, "the served key in KeyPins", func() error {
+		leaf, err := handshake(roots, o.Domains[0], o.HTTPSPort)
+		if err != nil {
+			return err
+		}
+		if pins := s.KeyPins(o.Domains[0]); !slices.Contains(pins, sha256.Sum256(leaf.RawSubjectPublicKeyInfo)) {
+			return fmt.Errorf("KeyPins = %x lacks serial %x's key", pins, leaf.SerialNumber)
+		}
+		return nil
+	})
+	t.Logf("key rotated at renewal: %v", string(first.RawSubjectPublicKeyInfo) != string(next.RawSubjectPublicKeyInfo))
 }
 
 // A failing order shows up in Certificates().LastError (from the events).

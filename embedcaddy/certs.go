@@ -112,9 +112,11 @@ func (s *Server) Certificates() []CertInfo {
 // in this host's Caddy storage, so it is this host's Caddy.
 //
 // Keys rather than whole certificates: the handshake proves possession of
-// the key, not of the certificate, and certmagic rotates keys at renewal by
-// default but may reuse them (reuse_private_keys); the cache and storage
-// together cover the moment between a renewal being stored and served.
+// the key, not of the certificate, so a key match is the actual proof, and
+// it survives renewals that reuse the key (reuse_private_keys). By default
+// certmagic makes a new key at each renewal (TestACMERenewShortLived logs
+// it), which is why both the cache and storage are read: they differ for
+// the moment between a renewal being stored and being served.
 func (s *Server) KeyPins(name string) [][sha256.Size]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
