@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -136,8 +138,8 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 		HTTPClient: &http.Client{Transport: tr}, HTTPHeader: h,
 	})
 	if err != nil {
-		if pin.foreign != nil {
-			return fail(ProxyNotThisHost, "%s", pin.describe(o.Name, addr))
+		if d := pin.describe(o.Name, addr); d != "" {
+			return fail(ProxyNotThisHost, "%s", d)
 		}
 		if resp != nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -170,10 +172,11 @@ func CheckProxy(ctx context.Context, o ProxyCheckOptions) ProxyResult {
 	return res
 }
 
-// keyPin checks the served leaf against this host's keys. One handshake
-// per check, so no lock: verify runs before the dial returns.
+// keyPin checks the served leaf against this host's keys. The lock is for
+// a handshake the transport lets finish in the background after a timeout.
 type keyPin struct {
 	own     func() [][sha256.Size]byte
+	mu      sync.Mutex
 	ours    int               // how many keys own returned
 	foreign *x509.Certificate // the served leaf, when it was not ours
 }
@@ -191,19 +194,24 @@ func (p *keyPin) verify(cs tls.ConnectionState) error {
 	if p.own != nil {
 		own = p.own()
 	}
-	p.ours = len(own)
 	got := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	for _, k := range own {
-		if k == got {
-			return nil
-		}
+	if slices.Contains(own, got) {
+		return nil
 	}
-	p.foreign = leaf
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ours, p.foreign = len(own), leaf
 	return errNotThisHost
 }
 
+// describe says what was served, or "" if the leaf was ours (or none came).
 func (p *keyPin) describe(name, addr string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	l := p.foreign
+	if l == nil {
+		return ""
+	}
 	k := sha256.Sum256(l.RawSubjectPublicKeyInfo)
 	d := fmt.Sprintf("%s answers for %s with a valid certificate (issuer %q, key sha256 %x…) that is not this host's Caddy's, so the token was not sent", addr, name, l.Issuer.CommonName, k[:8])
 	if p.ours == 0 {
