@@ -40,12 +40,12 @@ func (c *Config) GatewayToken(envFile map[string]string) (token, source string, 
 	case !errors.Is(err, os.ErrNotExist):
 		return "", "", err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", "", fmt.Errorf("generating gateway token: %w", err)
+	b, err := NewToken()
+	if err != nil {
+		return "", "", err
 	}
-	t = hex.EncodeToString(raw)
-	if err := fsutil.WriteFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
+	t = strings.TrimSpace(string(b))
+	if err := fsutil.WriteFileAtomic(path, b, 0o600); err != nil {
 		return "", "", fmt.Errorf("saving gateway token: %w", err)
 	}
 	return t, path, nil
@@ -85,4 +85,23 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("reading gateway token: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// NewToken is a fresh token file's content: 32 random bytes in hex.
+func NewToken() ([]byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("generating gateway token: %w", err)
+	}
+	return []byte(hex.EncodeToString(raw) + "\n"), nil
+}
+
+// ReadEnv reads gateway.env_file (nil when unset) as the process that
+// uses it: the service user, whose uid and gid the file's owner and group
+// may be (config.ReadEnvFileOwned has the rules).
+func (c *Config) ReadEnv() (map[string]string, error) {
+	if c.Gateway.EnvFile == "" {
+		return nil, nil
+	}
+	return ReadEnvFileOwned(c.Gateway.EnvFile, os.Geteuid(), os.Getegid())
 }

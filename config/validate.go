@@ -115,8 +115,8 @@ func (c *Config) Validate() error {
 		switch {
 		case !envName.MatchString(k):
 			bad(key, "%q is not a valid environment variable name", k)
-		case reservedEnv[k] != "":
-			bad(key, "%s is set by openclawd; %s", k, reservedEnv[k])
+		case reservedReason(k) != "":
+			bad(key, "%s is set by openclawd; %s", k, reservedReason(k))
 		case IsSupervisorMarker(k):
 			bad(key, "%s is a service-manager marker that changes how the gateway restarts; remove it", k)
 		}

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"github.com/openclawd/openclawd/embedcaddy"
 	"github.com/openclawd/openclawd/health"
 	"github.com/openclawd/openclawd/internal/logpipe"
+	"github.com/openclawd/openclawd/internal/redact"
 	"github.com/openclawd/openclawd/internal/sdnotify"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/supervisor"
@@ -54,6 +54,8 @@ type Daemon struct {
 	health    *health.Checker
 	api       *localapi.Server
 
+	secrets *redact.Set // the token and the env file's values, masked in every log line
+
 	gwWatch    *fileWatch // openclaw.json; refreshed after openclawd's own writes
 	readyOnce  sync.Once
 	readySent  atomic.Bool
@@ -84,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: stderrLevel}),
 		slog.NewTextHandler(logFile, nil),
 	))
-	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(),
+	d := &Daemon{log: log, cfg: cfg, started: time.Now(), checks: newProxyChecks(), secrets: &redact.Set{},
 		reloadReq: make(chan chan reloadResult),
 		gwWatch:   newFileWatch(cfg.Layout().GatewayConfig())}
 	err = d.run(ctx)
@@ -135,7 +137,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		return logpipe.New(logpipe.Options{
 			Logger: gwLog, Attrs: []slog.Attr{slog.String("stream", stream)}, Level: level,
 			MaxLinesPerMinute: cfg.Logs.MaxLinesPerMinute, Burst: cfg.Logs.Burst,
-			Redact: d.redact,
+			Secrets: d.secrets,
 		})
 	}
 	stdout, stderr := pipe("stdout", slog.LevelInfo), pipe("stderr", slog.LevelWarn)
@@ -152,7 +154,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		PIDFile:     cfg.Layout().PIDFile(),
 		Stdout:      stdout,
 		Stderr:      stderr,
-		Redact:      d.redact,
+		Redact:      d.secrets.Redact,
 		Logger:      d.log.With("component", "supervisor"),
 		OnHealthy:   d.onHealthy,
 		// The daemon starts no other process while a gateway runs, so every
@@ -248,56 +250,9 @@ func (d *Daemon) onHealthy() {
 	d.checks.trigger()
 }
 
-// ready sends READY=1 once: when the gateway is first healthy, or when it
-// has failed or backs off. Then openclawd must stay up to say why, rather
-// than be killed and restarted by systemd's start timeout.
-func (d *Daemon) ready(why string) {
-	d.readyOnce.Do(func() {
-		d.readySent.Store(true)
-		if ok, err := sdnotify.Notify("READY=1\nSTATUS=" + why); err != nil {
-			d.log.Warn("notifying the service manager", "err", err)
-		} else if ok {
-			d.log.Info("told the service manager openclawd is ready", "why", why)
-		}
-	})
-}
-
-func (d *Daemon) isReady() bool { return d.readySent.Load() }
-
-// notifyStatus keeps `systemctl status` in step with the gateway, and
-// extends systemd's start timeout while the first start makes progress: a
-// first boot downloads and installs the runtime for a minute or more.
-func (d *Daemon) notifyStatus() {
-	ss := d.sup.Status()
-	line := "gateway " + ss.State.String()
-	if ss.Code != "" {
-		line += " (" + ss.Code + ")"
-	}
-	if phase := d.prov.Phase(); phase != "" {
-		line += ": " + phase
-	}
-	if ss.State == supervisor.Failed || ss.State == supervisor.Backoff {
-		// openclawd is up and says why in status; holding READY back would
-		// only have systemd kill it at the start timeout (e.g. offline, the
-		// first download failing) and start the same failure again.
-		d.ready(line)
-	}
-	if ss.State == supervisor.Starting && !d.isReady() {
-		_, _ = sdnotify.Notify("EXTEND_TIMEOUT_USEC=30000000")
-	}
-	if line != d.lastStatus {
-		d.lastStatus = line
-		_, _ = sdnotify.Notify("STATUS=" + line)
-	}
-}
-
-// redact masks the gateway token in gateway output.
-func (d *Daemon) redact(s string) string {
-	if t := d.currentToken(); t != "" && strings.Contains(s, t) {
-		return strings.ReplaceAll(s, t, "[redacted]")
-	}
-	return s
-}
+// redact masks every secret (the token, the env file's values) in text
+// that reaches the log or status.
+func (d *Daemon) redact(s string) string { return d.secrets.Redact(s) }
 
 func (d *Daemon) shutdown() error {
 	d.mu.Lock()
@@ -323,83 +278,10 @@ func (d *Daemon) shutdown() error {
 	return err
 }
 
-// reload re-reads the config. An invalid file is reported and ignored; a
-// valid one applies to the next gateway start, and restarts a gateway that
-// failed, since the change may be its fix. It returns what it did, for
-// `openclawd reload`.
-func (d *Daemon) reload(why string) (string, error) {
-	old := d.config()
-	cfg, err := config.Load(old.Path)
-	if err != nil {
-		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
-		return "", fmt.Errorf("config not reloaded; the running configuration stays: %w", err)
-	}
-	var notes []string
-	if cfg.Gateway.Port != old.Gateway.Port || cfg.StateDir != old.StateDir || cfg.Control != old.Control {
-		msg := "gateway.port, state_dir and control changes apply only after openclawd restarts (systemctl restart openclawd)"
-		d.log.Warn(msg)
-		notes = append(notes, msg)
-		cfg.Gateway.Port, cfg.StateDir, cfg.Control = old.Gateway.Port, old.StateDir, old.Control
-	}
-	if err := Check(cfg); err != nil {
-		d.log.Error("config not reloaded: it is invalid; the running configuration stays", "why", why, "err", err)
-		return "", fmt.Errorf("config not reloaded; the running configuration stays: %w", err)
-	}
-	d.mu.Lock()
-	d.cfg = cfg
-	d.mu.Unlock()
-	if d.caddy != nil && cfg.TLS.Mode != "off" {
-		if err := d.caddy.Reload(CaddyOptions(cfg, d.gatewayHealthy, d.caddyLog)); err != nil {
-			d.log.Error("HTTPS config not applied; the previous one keeps serving", "err", err)
-			return "", fmt.Errorf("HTTPS config not applied; the previous one keeps serving: %w", err)
-		}
-		notes = append(notes, "HTTPS config applied; open connections stay")
-	} else if (d.caddy != nil) != (cfg.TLS.Mode != "off") {
-		msg := "turning tls on or off needs `systemctl restart openclawd`"
-		d.log.Warn(msg)
-		notes = append(notes, msg)
-	}
-	d.checks.trigger()
-	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
-		d.log.Info("config reloaded; restarting the gateway", "why", why)
-		d.sup.Restart("configuration changed")
-		return strings.Join(append(notes, "config reloaded; the gateway, which was down, is restarting"), "; "), nil
-	}
-	d.log.Info("config reloaded: gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`); other settings need `systemctl restart openclawd`", "why", why)
-	return strings.Join(append(notes, "config reloaded; gateway.command, gateway.env and gateway.env_file apply at the next gateway start (`openclawd restart`)"), "; "), nil
-}
-
-// Reload implements localapi.Backend: the main loop reloads, as on SIGHUP,
-// and the answer comes back here.
-func (d *Daemon) Reload() (string, error) {
-	reply := make(chan reloadResult, 1)
-	select {
-	case d.reloadReq <- reply:
-	case <-time.After(10 * time.Second):
-		return "", errors.New("openclawd is busy; try again, or send SIGHUP")
-	}
-	r := <-reply
-	return r.msg, r.err
-}
-
-type reloadResult struct {
-	msg string
-	err error
-}
-
 // gatewayHealthy tells Caddy whether to proxy or show the starting page.
 func (d *Daemon) gatewayHealthy() bool {
 	ss := d.sup.Status()
 	return ss.State == supervisor.Running && ss.PID != 0 && d.health.Snapshot().Live
-}
-
-// gatewayConfigChanged restarts a gateway that failed, since the edit of
-// openclaw.json may be the fix.
-func (d *Daemon) gatewayConfigChanged() {
-	if st := d.sup.Status(); st.State == supervisor.Failed {
-		d.log.Info("openclaw.json changed; restarting the failed gateway")
-		d.sup.Restart("openclaw.json changed")
-	}
 }
 
 func (d *Daemon) config() *config.Config {
@@ -441,52 +323,4 @@ func groupID(name string, log *slog.Logger) int {
 		return -1
 	}
 	return id
-}
-
-// fileWatch notices edits of files by size, mtime and mode.
-type fileWatch struct {
-	mu    sync.Mutex
-	paths []string
-	seen  map[string]string
-}
-
-// refresh records the current state as seen: openclawd's own writes are
-// not edits.
-func (w *fileWatch) refresh() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, p := range w.paths {
-		w.seen[p] = stamp(p)
-	}
-}
-
-func newFileWatch(paths ...string) *fileWatch {
-	w := &fileWatch{seen: map[string]string{}}
-	for _, p := range paths {
-		if p != "" {
-			w.paths = append(w.paths, p)
-			w.seen[p] = stamp(p)
-		}
-	}
-	return w
-}
-
-func (w *fileWatch) changed() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	changed := false
-	for _, p := range w.paths {
-		if s := stamp(p); s != w.seen[p] {
-			w.seen[p], changed = s, true
-		}
-	}
-	return changed
-}
-
-func stamp(p string) string {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return "missing"
-	}
-	return fmt.Sprintf("%d/%d/%v", fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
 }

@@ -25,7 +25,7 @@ import (
 // RuntimeOptions turns the config into what provision needs: the pins
 // compiled into openclawd, unless the config overrides them.
 func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
-	root := filepath.Join(cfg.StateDir, "runtime")
+	root := cfg.Layout().Runtime()
 	nodeSums := pins.NodeSHA256
 	nodeVersion := pins.NodeVersion
 	if cfg.Node.Version != "" {
@@ -38,7 +38,7 @@ func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
 	}
 	oc := openclaw.InstallOptions{
 		Root: root, Version: pins.OpenclawVersion, Integrity: pins.OpenclawIntegrity,
-		CacheDir: filepath.Join(root, ".npm-cache"), Log: log,
+		CacheDir: cfg.Layout().NPMCache(), Log: log,
 	}
 	if lock, err := fs.Sub(pins.OpenclawFiles, "openclaw"); err == nil {
 		oc.Lock = lock
@@ -113,36 +113,10 @@ func (p *provisioner) ensure(ctx context.Context, cfg *config.Config, log *slog.
 	return rt, nil
 }
 
-// PrepareStateDir creates the state dir 0700, or 0711 when openclawd is
-// root and npm must run as another user: that user may then pass through
-// (not list) it to the runtime directory, while secrets/, logs/ and the
-// gateway's state stay 0700.
-func PrepareStateDir(cfg *config.Config) error {
-	mode := os.FileMode(0o700)
-	if u := cfg.Openclaw.InstallUser; os.Geteuid() == 0 && len(cfg.Gateway.Command) == 0 && u != "" && u != "root" {
-		mode = 0o711
-	}
-	if err := os.MkdirAll(cfg.StateDir, mode); err != nil {
-		return fmt.Errorf("creating %s: %w", cfg.StateDir, err)
-	}
-	if err := os.Chmod(cfg.StateDir, mode); err != nil {
-		return fmt.Errorf("securing %s: %w", cfg.StateDir, err)
-	}
-	return nil
-}
-
-// gatewayArgv is how the real gateway starts (openclaw-gateway.md §3):
-// the pinned node by absolute path, a heap sized from RAM, loopback bind.
-func gatewayArgv(rt provision.Runtime, cfg *config.Config) []string {
-	heap := openclaw.HeapMB(totalRAMMB(), cfg.Node.MaxOldSpaceMB)
-	return []string{rt.Node.Bin(), fmt.Sprintf("--max-old-space-size=%d", heap), rt.Openclaw.Launcher(),
-		"gateway", "run", "--port", fmt.Sprint(cfg.Gateway.Port), "--bind", "loopback"}
-}
-
 // LegacyHomes are where clawdbot-era state could be: the service user's
 // home and the gateway's HOME.
 func LegacyHomes(cfg *config.Config) []string {
-	homes := []string{filepath.Join(cfg.StateDir, "home")}
+	homes := []string{cfg.Layout().Home()}
 	if u, err := user.Current(); err == nil && u.HomeDir != "" {
 		homes = append(homes, u.HomeDir)
 	}
@@ -150,4 +124,12 @@ func LegacyHomes(cfg *config.Config) []string {
 }
 
 // GatewayStateDir is OPENCLAW_STATE_DIR: the gateway's config and data.
-func GatewayStateDir(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "openclaw") }
+func GatewayStateDir(cfg *config.Config) string { return cfg.Layout().Gateway() }
+
+// currentUser names the account openclawd runs as, for the log.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return fmt.Sprintf("%s (uid %s)", u.Username, u.Uid)
+	}
+	return fmt.Sprintf("uid %d", os.Geteuid())
+}

@@ -62,6 +62,11 @@ func (d *Daemon) Status() apitype.Status {
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
 	st.Warnings = append(warnings(ss, hs, cfg.Path), legacyWarnings(cfg)...)
 	st.Warnings = append(st.Warnings, proxyWarnings...)
+	if os.Geteuid() == 0 {
+		st.Warnings = append(st.Warnings, apitype.Warning{Code: "running_as_root", Severity: "warning",
+			Text: "openclawd and the gateway run as root (user: root): the gateway runs an AI agent with tools, and it would act as root",
+			Fix:  "Create an account for it (`useradd --system openclawd`), set user: openclawd in " + cfg.Path + ", and restart openclawd."})
+	}
 	if fallback != nil {
 		st.Warnings = append(st.Warnings, apitype.Warning{Code: "runtime_upgrade_failed", Severity: "warning",
 			Text: "the configured runtime could not be provisioned, so the gateway runs the previous one: " + fallback.Error(),

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// openclawd runs as the service user (nobody here): it must reach both.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		panic(err)
+	}
 	bins.openclawd = filepath.Join(dir, "openclawd")
 	bins.fake = filepath.Join(dir, "fakegateway")
 	for pkg, out := range map[string]string{"../cmd/openclawd": bins.openclawd, "../internal/fakegateway/cmd/fakegateway": bins.fake} {
@@ -62,6 +66,7 @@ type instance struct {
 	stderr   *fgtest.SyncBuffer
 	exited   chan struct{}
 	netns    *testnet.Host // nil: the test's own network namespace
+	asRoot   bool          // openclawd was started as root (and switched users itself)
 }
 
 type opts struct {
@@ -71,8 +76,19 @@ type opts struct {
 	gwEnv    map[string]string // extra gateway.env
 	noStart  bool
 	health   string        // replaces the health: block (benchmarks use the defaults)
-	netns    *testnet.Host // run openclawd in this namespace
+	netns    *testnet.Host // run openclawd in this namespace (started as root, it drops to user)
+	// asRoot starts openclawd as root, which then runs as the service user
+	// through its own re-exec (`sudo openclawd run`); by default it starts
+	// as that user, as the packaged unit's User= does.
+	asRoot bool
+	user   string // the service user (default nobody)
 }
+
+// serviceUser is the account the e2e tests run openclawd and the gateway as.
+const serviceUser = "nobody"
+
+// serviceIDs are nobody's uid and gid.
+var serviceIDs = struct{ uid, gid int }{65534, 65534}
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -104,7 +120,12 @@ func newInstance(t testing.TB, o opts) *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	in := &instance{t: t, dir: dir, port: freePort(t),
+	// The service user owns the instance's directory: its socket, state
+	// and the fake's event files are created there by that user.
+	if err := os.Chown(dir, serviceIDs.uid, serviceIDs.gid); err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{asRoot: o.asRoot || o.netns != nil, t: t, dir: dir, port: freePort(t),
 		sock: filepath.Join(dir, "ctl.sock"), cfg: filepath.Join(dir, "openclawd.yaml"),
 		events: filepath.Join(dir, "events"), envDump: filepath.Join(dir, "env.json"),
 		modeFile: filepath.Join(dir, "mode"), netns: o.netns}
@@ -127,7 +148,12 @@ func newInstance(t testing.TB, o opts) *instance {
 	for k, v := range env {
 		fmt.Fprintf(&envYAML, "    %s: %q\n", k, v)
 	}
+	user := o.user
+	if user == "" {
+		user = serviceUser
+	}
 	cfg := fmt.Sprintf(`state_dir: %s/state
+user: %s
 gateway:
   port: %d
   command: [%q, "gateway", "run", "--bind", "loopback"]
@@ -139,8 +165,8 @@ gateway:
 %scontrol:
   socket: %s
   group: ""
-%s`, dir, in.port, bins.fake, envYAML.String(), health, in.sock, o.extraCfg)
-	if err := os.WriteFile(in.cfg, []byte(cfg), 0o600); err != nil {
+%s`, dir, user, in.port, bins.fake, envYAML.String(), health, in.sock, o.extraCfg)
+	if err := os.WriteFile(in.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if !o.noStart {
@@ -150,7 +176,7 @@ gateway:
 }
 
 func (in *instance) setMode(mode string) {
-	if err := os.WriteFile(in.modeFile, []byte(mode+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(in.modeFile, []byte(mode+"\n"), 0o644); err != nil {
 		in.t.Fatal(err)
 	}
 }
@@ -166,6 +192,10 @@ func (in *instance) start(env ...string) {
 	in.cmd.Env = append(os.Environ(), env...)
 	in.cmd.Stderr = in.stderr
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if !in.asRoot {
+		in.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(serviceIDs.uid), Gid: uint32(serviceIDs.gid), Groups: []uint32{}}
+		in.cmd.Env = append(in.cmd.Env, "HOME="+in.dir, "XDG_DATA_HOME="+filepath.Join(in.dir, "state", "caddy-xdg"))
+	}
 	if err := in.cmd.Start(); err != nil {
 		in.t.Fatal(err)
 	}

@@ -50,10 +50,11 @@ func nodeMirror(t testing.TB) (url, sha string) {
 
 // newRealInstance is an openclawd with no gateway.command: it provisions
 // Node and openclaw into an empty state dir and runs the real gateway.
-// npm runs as nobody, as it would run as the service user.
+// It starts as root, as `sudo openclawd run` does: openclawd, npm and the
+// gateway must all run as the service user (nobody).
 func newRealInstance(t testing.TB) *instance {
 	url, sum := nodeMirror(t)
-	in := newInstance(t, opts{noStart: true, health: `health:
+	in := newInstance(t, opts{noStart: true, asRoot: true, health: `health:
   startup_timeout: 3m
   startup_interval: 100ms
   interval: 2s
@@ -64,8 +65,6 @@ func newRealInstance(t testing.TB) *instance {
 `, extraCfg: fmt.Sprintf(`node:
   mirror: %s
   sha256: %s
-openclaw:
-  install_user: nobody
 `, url, sum)})
 	// Drop the fake: write a config without gateway.command.
 	b, _ := os.ReadFile(in.cfg)
@@ -84,12 +83,9 @@ openclaw:
 		skip = false
 		kept = append(kept, l)
 	}
-	if err := os.WriteFile(in.cfg, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+	if err := os.WriteFile(in.cfg, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// openclawd runs as root here and npm as nobody: nobody must be able
-	// to pass through the test's directory, as through /var/lib.
-	os.Chmod(in.dir, 0o755)
 	state := filepath.Join(in.dir, "state")
 	t.Cleanup(func() { chmodTree(state) }) // installs are read-only; let RemoveAll through
 	return in
@@ -122,6 +118,12 @@ func TestRealGateway(t *testing.T) {
 		}
 		if st.Gateway.TreeRSS == 0 {
 			t.Error("no RSS reported for the gateway")
+		}
+		// Started as root, yet neither openclawd nor the gateway is root.
+		for what, pid := range map[string]int{"openclawd": st.PID, "gateway": st.Gateway.PID} {
+			if uid := processUID(t, pid); uid != serviceIDs.uid {
+				t.Errorf("%s (pid %d) runs as uid %d; want %d (%s)", what, pid, uid, serviceIDs.uid, serviceUser)
+			}
 		}
 		runtime := filepath.Join(in.dir, "state", "runtime")
 		platform, _ := node.Platform()

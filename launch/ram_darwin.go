@@ -1,4 +1,4 @@
-package daemon
+package launch
 
 import "golang.org/x/sys/unix"
 

@@ -244,3 +244,96 @@ func components(p string) []string {
 	}
 	return out
 }
+
+// CreateSecretAsRoot makes sure secrets/<name> exists for a: the secrets
+// directory and the file are opened without following links, created if
+// missing (mode 0700 and 0600, a's), and an existing file is checked, not
+// read: it must be a's regular file and nobody else's to read. data is
+// called only to create it. For setup, which runs as root and must not
+// read or chown through paths the service user controls.
+func CreateSecretAsRoot(root, name string, a account.Account, data func() ([]byte, error)) (created bool, err error) {
+	state, err := OpenDir(root, false)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(state)
+	secrets := filepath.Join(root, "secrets")
+	if err := unix.Mkdirat(state, "secrets", uint32(DirMode)); err != nil && !errors.Is(err, unix.EEXIST) {
+		return false, fmt.Errorf("creating %s: %w", secrets, err)
+	}
+	dir, err := unix.Openat(state, "secrets", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w (a link or not a directory: remove it)", secrets, err)
+	}
+	defer unix.Close(dir)
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		return false, err
+	}
+	if st.Uid == 0 {
+		if err := unix.Fchown(dir, a.UID, a.GID); err != nil {
+			return false, fmt.Errorf("handing %s to %s: %w", secrets, a, err)
+		}
+	} else if int(st.Uid) != a.UID {
+		return false, fmt.Errorf("%s belongs to uid %d, not the service user %s", secrets, st.Uid, a)
+	}
+	if err := unix.Fchmod(dir, uint32(DirMode)); err != nil {
+		return false, err
+	}
+	path := filepath.Join(secrets, name)
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		if err := unix.Fstat(fd, &st); err != nil {
+			return false, err
+		}
+		switch {
+		case st.Mode&unix.S_IFMT != unix.S_IFREG:
+			return false, fmt.Errorf("%s is not a regular file: remove it and run this again", path)
+		case int(st.Uid) != a.UID && st.Uid != 0:
+			return false, fmt.Errorf("%s belongs to uid %d, not the service user %s: remove it and run this again", path, st.Uid, a)
+		case st.Mode&0o077 != 0:
+			return false, fmt.Errorf("%s is mode %04o, readable by others: remove it (the secret may have leaked) and run this again", path, st.Mode&0o777)
+		}
+		if st.Uid == 0 && st.Nlink == 1 {
+			if err := unix.Fchown(fd, a.UID, a.GID); err != nil {
+				return false, fmt.Errorf("handing %s to %s: %w", path, a, err)
+			}
+		}
+		return false, nil
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return false, fmt.Errorf("%s is a symlink: remove it and run this again", path)
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return false, fmt.Errorf("opening %s: %w", path, err)
+	}
+	b, err := data()
+	if err != nil {
+		return false, err
+	}
+	// A temporary name, renamed into place once whole and a's: the daemon
+	// never reads a half-written or root-owned secret.
+	tmp := "." + name + ".tmp"
+	_ = unix.Unlinkat(dir, tmp, 0)
+	fd, err = unix.Openat(dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("creating %s: %w", path, err)
+	}
+	_, werr := unix.Write(fd, b)
+	if werr == nil {
+		werr = unix.Fchown(fd, a.UID, a.GID)
+	}
+	if werr == nil {
+		werr = unix.Fsync(fd)
+	}
+	unix.Close(fd)
+	if werr == nil {
+		werr = unix.Renameat(dir, tmp, dir, name)
+	}
+	if werr != nil {
+		_ = unix.Unlinkat(dir, tmp, 0)
+		return false, fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return true, unix.Fsync(dir)
+}

@@ -163,3 +163,60 @@ func TestEnsure(t *testing.T) {
 		})
 	}
 }
+
+func TestCreateSecretAsRoot(t *testing.T) {
+	a := nobody(t)
+	tests := []struct {
+		name        string
+		plant       func(t *testing.T, root, outside string)
+		wantCreated bool
+		wantErr     string
+	}{
+		{"fresh", func(*testing.T, string, string) {}, true, ""},
+		{"exists", func(t *testing.T, root, _ string) {
+			os.Mkdir(filepath.Join(root, "secrets"), 0o700)
+			os.WriteFile(filepath.Join(root, "secrets", "tok"), []byte("old"), 0o600)
+		}, false, ""},
+		{"secrets is a link", func(t *testing.T, root, outside string) {
+			os.Symlink(outside, filepath.Join(root, "secrets"))
+		}, false, "link"},
+		{"token is a link", func(t *testing.T, root, outside string) {
+			os.Mkdir(filepath.Join(root, "secrets"), 0o700)
+			os.Symlink(filepath.Join(outside, "shadow"), filepath.Join(root, "secrets", "tok"))
+		}, false, "symlink"},
+		{"token readable by others", func(t *testing.T, root, _ string) {
+			os.Mkdir(filepath.Join(root, "secrets"), 0o700)
+			os.WriteFile(filepath.Join(root, "secrets", "tok"), []byte("old"), 0o644)
+		}, false, "readable by others"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			outside := filepath.Join(base, "outside")
+			os.Mkdir(outside, 0o755)
+			os.WriteFile(filepath.Join(outside, "shadow"), []byte("secret"), 0o640)
+			root := filepath.Join(base, "state")
+			os.Mkdir(root, 0o700)
+			tt.plant(t, root, outside)
+			created, err := CreateSecretAsRoot(root, "tok", a, func() ([]byte, error) { return []byte("new\n"), nil })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want one containing %q", err, tt.wantErr)
+				}
+			} else if err != nil || created != tt.wantCreated {
+				t.Fatalf("created %v, err %v; want created %v", created, err, tt.wantCreated)
+			}
+			if uid, mode := owner(t, filepath.Join(outside, "shadow")); uid != 0 || mode.Perm() != 0o640 {
+				t.Errorf("outside file changed: uid %d mode %v", uid, mode)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+				t.Errorf("something was created outside: %v", ents)
+			}
+			if tt.wantErr == "" {
+				if uid, mode := owner(t, filepath.Join(root, "secrets", "tok")); uid != a.UID || mode.Perm() != 0o600 {
+					t.Errorf("token uid %d mode %v; want %d 0600", uid, mode, a.UID)
+				}
+			}
+		})
+	}
+}

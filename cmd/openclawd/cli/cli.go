@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/openclawd/openclawd/config"
@@ -145,7 +146,11 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 		return rc
 	}
 	if c.Gateway.EnvFile != "" {
-		if _, err := config.ReadEnvFile(c.Gateway.EnvFile); err != nil {
+		a := lookupAccount(c.User) // the service user's, as the daemon will read it
+		if a.uid < 0 {
+			a = account{os.Geteuid(), os.Getegid()}
+		}
+		if _, err := config.ReadEnvFileOwned(c.Gateway.EnvFile, a.uid, a.gid); err != nil {
 			fmt.Fprintf(stderr, "openclawd: %v\n", err)
 			return ExitConfig
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/privdrop"
+
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
 	"github.com/openclawd/openclawd/localapi"
@@ -28,6 +30,9 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("doctor", stderr)
 	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
+		return rc
+	}
+	if rc, done := asServiceUser(cfg, append([]string{"doctor"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
 		return rc
 	}
 	checks := []check{{name: "config", result: cfg.Path + " is valid", ok: true}}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/privdrop"
+
 	"github.com/openclawd/openclawd/internal/logpipe"
 )
 
@@ -19,6 +21,9 @@ func logsCmd(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 50, "how many recent lines")
 	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
+		return rc
+	}
+	if rc, done := asServiceUser(cfg, append([]string{"logs"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
 		return rc
 	}
 	file := cfg.LogFile()

@@ -4,26 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/internal/privdrop"
+	"github.com/openclawd/openclawd/launch"
 	"github.com/openclawd/openclawd/runtime/node"
 	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/runtime/provision"
 )
 
 // openclawCmd runs the provisioned openclaw CLI against openclawd's
-// gateway, as the user who owns the gateway's state, with the gateway's
+// gateway, as the service user (config key user), with the gateway's
 // state dir, port and token (in the environment, never argv):
 //
 //	openclawd openclaw [--config PATH] devices approve <requestId>
@@ -39,6 +37,9 @@ func openclawCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, rc := loadConfig(cfgPath, stderr)
 	if cfg == nil {
+		return rc
+	}
+	if rc, done := asServiceUser(cfg, append([]string{"openclaw", "--config", cfg.Path}, args...), stderr, privdrop.Options{Stdout: stdout}); done {
 		return rc
 	}
 	cmd, err := openclawCommand(cfg, args)
@@ -85,37 +86,25 @@ func openclawCmd(args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-// openclawCommand builds the command: the runtime the gateway runs (else
-// the pinned one), the gateway's environment, and its user.
+// openclawCommand builds the command with the gateway's own launcher:
+// the runtime the gateway runs (else the pinned one), its environment and
+// token. It runs as this process, which is the service user: a root
+// openclawd re-executed itself as that user before getting here.
 func openclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 	rt, err := installedRuntime(cfg)
 	if err != nil {
 		return nil, err
 	}
-	state := daemon.GatewayStateDir(cfg)
-	fi, err := os.Stat(state)
-	if err != nil {
+	if _, err := os.Stat(cfg.Layout().Gateway()); err != nil {
 		return nil, fmt.Errorf("the gateway has not run yet (%v): start openclawd first (`sudo openclawd service start`)", err)
 	}
-	uid, gid := owner(fi)
-	var cred *syscall.Credential
-	switch euid := os.Geteuid(); {
-	case euid == 0 && uid != 0:
-		if cred, err = credentialFor(uid, gid); err != nil {
-			return nil, err
-		}
-	case euid != 0 && euid != uid:
-		return nil, fmt.Errorf("%s belongs to uid %d: run this with sudo, so openclaw runs as the gateway's user", state, uid)
-	}
-	var fileEnv map[string]string
-	if cfg.Gateway.EnvFile != "" {
-		if fileEnv, err = config.ReadEnvFile(cfg.Gateway.EnvFile); err != nil {
-			return nil, err
-		}
+	fileEnv, err := cfg.ReadEnv()
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := fileEnv["OPENCLAW_GATEWAY_TOKEN"]; !ok {
-		// GatewayToken would create one, owned by us: leave that to the daemon.
-		if _, err := os.Stat(cfg.TokenFile()); err != nil {
+		// GatewayToken would create one: leave that to the daemon.
+		if _, err := os.Lstat(cfg.TokenFile()); err != nil {
 			return nil, fmt.Errorf("no gateway token yet (%v): start openclawd first", err)
 		}
 	}
@@ -123,23 +112,12 @@ func openclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	home := filepath.Join(cfg.StateDir, "home")
-	base := map[string]string{"PATH": filepath.Join(rt.Node.Dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home}
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		base["USER"], base["LOGNAME"] = u.Username, u.Username
+	l, err := launch.CLI(launch.Input{Config: cfg, Runtime: &rt, FileEnv: fileEnv, Token: token}, args)
+	if err != nil {
+		return nil, err
 	}
-	// The gateway's environment, plus what a terminal needs.
-	env := daemon.GatewayEnv(cfg, base, fileEnv, token, []string{"TERM", "COLUMNS", "LINES", "NO_COLOR", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
-		"NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"})
-	cmd := exec.Command(rt.Node.Bin(), append([]string{rt.Openclaw.Launcher()}, args...)...)
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
-	}
-	cmd.Dir = home
-	if _, err := os.Stat(home); err != nil {
-		cmd.Dir = state
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd := exec.Command(l.Argv[0], l.Argv[1:]...)
+	cmd.Env, cmd.Dir = l.Env, l.Dir
 	return cmd, nil
 }
 
@@ -147,7 +125,7 @@ func openclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 // else the pinned versions if installed.
 func installedRuntime(cfg *config.Config) (provision.Runtime, error) {
 	o := daemon.RuntimeOptions(cfg, nil)
-	if cur, err := provision.ReadCurrent(o.Root); err == nil && cur.Node != "" && cur.Openclaw != "" {
+	if cur, err := provision.ReadCurrent(o.Root); err == nil && plainName(cur.Node) && plainName(cur.Openclaw) {
 		rt := provision.Runtime{
 			Node:     node.Install{Dir: filepath.Join(o.Root, cur.Node)},
 			Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw)},
@@ -164,23 +142,8 @@ func installedRuntime(cfg *config.Config) (provision.Runtime, error) {
 	return provision.Runtime{Node: n, Openclaw: oc}, nil
 }
 
-// credentialFor is uid with gid and uid's own supplementary groups, not
-// root's.
-func credentialFor(uid, gid int) (*syscall.Credential, error) {
-	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return c, nil // a uid without a name: no supplementary groups
-	}
-	if g, err := strconv.Atoi(u.Gid); err == nil {
-		c.Gid = uint32(g)
-	}
-	if ids, err := u.GroupIds(); err == nil {
-		for _, id := range ids {
-			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
-				c.Groups = append(c.Groups, uint32(g))
-			}
-		}
-	}
-	return c, nil
+// plainName reports whether a name from current.json is one directory
+// entry of the runtime dir, not a path that leaves it.
+func plainName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
 }

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 
-	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/internal/privdrop"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/runtime/provision"
@@ -31,12 +31,17 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return rc
 	}
-	root := filepath.Join(cfg.StateDir, "runtime")
+	// As the service user: its runtime/ is its own, and root must not
+	// follow what it can swap there.
+	if rc, done := asServiceUser(cfg, append([]string{"runtime"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
+		return rc
+	}
+	root := cfg.Layout().Runtime()
 	switch verb {
 	case "install":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := daemon.PrepareStateDir(cfg); err != nil {
+		if err := cfg.Layout().Ensure(); err != nil {
 			fmt.Fprintf(stderr, "openclawd: %v\n", err)
 			return ExitFailure
 		}
@@ -102,6 +107,9 @@ func migrateLegacyCmd(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return rc
 	}
+	if rc, done := asServiceUser(cfg, append([]string{"migrate-legacy"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
+		return rc
+	}
 	ctx := context.Background()
 	if _, err := localapi.NewClient(cfg.Control.Socket).Status(ctx); err == nil {
 		fmt.Fprintln(stderr, "openclawd: openclawd is running; stop it first (`sudo systemctl stop openclawd`), so the gateway does not write while its state is copied")
@@ -138,15 +146,15 @@ func tokenCmd(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return rc
 	}
-	var env map[string]string
-	if cfg.Gateway.EnvFile != "" {
-		var err error
-		if env, err = config.ReadEnvFile(cfg.Gateway.EnvFile); err != nil {
-			fmt.Fprintf(stderr, "openclawd: %v\n", err)
-			return ExitFailure
-		}
+	if rc, done := asServiceUser(cfg, append([]string{"token"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
+		return rc
 	}
-	if _, err := os.Stat(cfg.TokenFile()); err != nil && env["OPENCLAW_GATEWAY_TOKEN"] == "" {
+	env, err := cfg.ReadEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitFailure
+	}
+	if _, err := os.Lstat(cfg.TokenFile()); err != nil && env["OPENCLAW_GATEWAY_TOKEN"] == "" {
 		fmt.Fprintf(stderr, "openclawd: no gateway token yet (%v); it is generated when openclawd first runs\n", err)
 		return ExitFailure
 	}
