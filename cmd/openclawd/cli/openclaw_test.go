@@ -30,7 +30,6 @@ func fakeRuntime(t *testing.T, state string, rc int) string {
 }
 
 func TestOpenclawPassesThrough(t *testing.T) {
-	// World-traversable, so the test also works when openclaw runs as nobody.
 	dir, err := os.MkdirTemp("", "ocl")
 	if err != nil {
 		t.Fatal(err)
@@ -49,16 +48,11 @@ func TestOpenclawPassesThrough(t *testing.T) {
 	t.Setenv("INVOCATION_ID", "x") // as under systemd: must not reach openclaw
 	t.Setenv("TERM", "xterm-test")
 	cfg := filepath.Join(dir, "openclawd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s\ngateway:\n  port: 18999\n  env_file: %s\n", state, envFile)), 0o600)
+	// user: root keeps this in-process (a root openclawd would run itself
+	// again as the service user: e2e's TestRootCommandsFollowNothingPlanted
+	// covers that, with the real binary).
+	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s\nuser: root\ngateway:\n  port: 18999\n  env_file: %s\n", state, envFile)), 0o600)
 	wantUID := os.Geteuid()
-	if wantUID == 0 { // as root, openclaw runs as the owner of the gateway's state
-		wantUID = 65534
-		for _, p := range []string{state, filepath.Join(state, "openclaw"), filepath.Join(state, "home")} {
-			os.Chown(p, 65534, 65534)
-		}
-		os.Chown(filepath.Join(dir, "state"), 65534, 65534)
-		os.Chmod(state, 0o755) // the record goes here
-	}
 
 	var out, errb bytes.Buffer
 	rc := Main([]string{"openclaw", "--config", cfg, "devices", "approve", "req-1", "--config", "theirs"}, &out, &errb)
@@ -94,7 +88,7 @@ func TestOpenclawPassesThrough(t *testing.T) {
 func TestOpenclawNeedsARuntime(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "openclawd.yaml")
-	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+"\n"), 0o600)
+	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+"\nuser: root\n"), 0o600)
 	var out, errb bytes.Buffer
 	if rc := Main([]string{"openclaw", "--config=" + cfg, "devices", "list"}, &out, &errb); rc != ExitFailure || !strings.Contains(errb.String(), "openclaw is not installed") {
 		t.Errorf("rc %d: %s", rc, errb.String())
