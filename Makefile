@@ -30,22 +30,28 @@ bench:
 	$(GO) test -run '^$$' -bench . -skip FrontEnd -benchtime 1x -timeout 60m ./e2e/ ./internal/logpipe/ ./health/ ./internal/sockets/ ./runtime/fetch/
 	$(GO) test -run '^$$' -bench FrontEnd -benchtime 5000x -count 4 -timeout 30m ./e2e/
 
-# A local openclawd running the real gateway, state under .cache/dev. Node
+# A local openclawd running the real gateway, state under .cache/dev; as
+# root it runs as nobody (the mirror is copied where nobody can read it). Node
 # comes from a mirror built from the npm registry (internal/nodemirror),
 # since this kind of machine cannot reach the official Node.js site; on a
 # host that can, drop node.mirror and node.sha256 from the config.
 run: bin/openclawd
 	@mkdir -p $(DEV)/state
-	@set -e; m=$$($(GO) run ./internal/cmd/nodemirror); \
-	user=""; if [ "$$(id -u)" = 0 ]; then user=nobody; chown nobody: $(DEV)/state; chmod 755 $(DEV); fi; \
-	sed -e 's|@DEV@|$(DEV)|g' -e "s|@MIRROR@|$${m% *}|" -e "s|@SHA@|$${m#* }|" -e "s|@USER@|$$user|" \
-	    dev/openclawd.dev.yaml > $(DEV)/openclawd.yaml
+	@set -e; m=$$($(GO) run ./internal/cmd/nodemirror); mirror=$${m% *}; \
+	user=$$(id -un); if [ "$$(id -u)" = 0 ]; then \
+	  user=nobody; chmod 755 $(DEV); \
+	  rm -rf $(DEV)/node-mirror; cp -rl $${mirror#file://} $(DEV)/node-mirror 2>/dev/null || cp -r $${mirror#file://} $(DEV)/node-mirror; \
+	  chmod -R a+rX $(DEV)/node-mirror; mirror=file://$(DEV)/node-mirror; fi; \
+	sed -e 's|@DEV@|$(DEV)|g' -e "s|@MIRROR@|$$mirror|" -e "s|@SHA@|$${m#* }|" -e "s|@USER@|$$user|" \
+	    dev/openclawd.dev.yaml > $(DEV)/openclawd.yaml; chmod 644 $(DEV)/openclawd.yaml
 	./bin/openclawd run --config $(DEV)/openclawd.yaml
 
 # The same against the fake gateway (internal/fakegateway): no downloads.
 run-fake: bin/openclawd bin/fakegateway
 	@mkdir -p $(DEV)
-	@sed -e 's|@DEV@|$(DEV)|g' -e 's|@FAKE@|$(CURDIR)/bin/fakegateway|g' dev/openclawd.fake.yaml > $(DEV)/openclawd-fake.yaml
+	@user=$$(id -un); if [ "$$(id -u)" = 0 ]; then user=nobody; chmod 755 $(DEV); fi; \
+	sed -e 's|@DEV@|$(DEV)|g' -e 's|@FAKE@|$(CURDIR)/bin/fakegateway|g' -e "s|@USER@|$$user|" \
+	    dev/openclawd.fake.yaml > $(DEV)/openclawd-fake.yaml; chmod 644 $(DEV)/openclawd-fake.yaml
 	./bin/openclawd run --config $(DEV)/openclawd-fake.yaml
 
 # Regenerate runtime/pins: make pin OPENCLAW=2026.9.6 NODE=24.21.0 [NPM=11.21.2]

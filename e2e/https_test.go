@@ -190,7 +190,9 @@ func TestHTTPSPortTaken(t *testing.T) {
 		t.Errorf("exit code 0 with the https port taken")
 	}
 	errText := in.stderr.String()
-	if want := fmt.Sprintf("port %d (tls.https_port) is already in use by pid %d (", port, os.Getpid()); !strings.Contains(errText, want) {
+	// openclawd runs as nobody and cannot read root's fds: it names the
+	// holder by uid (and `ss -ltnp` in the fix).
+	if want := fmt.Sprintf("port %d (tls.https_port) is already in use by a process of uid 0 (root)", port); !strings.Contains(errText, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errText)
 	}
 	if starts := in.eventLines("start"); len(starts) != 0 {

@@ -112,6 +112,11 @@ func New(o Options) (*Pebble, error) {
 	if err != nil {
 		return nil, err
 	}
+	// openclawd runs as its service user in the tests too: it must read
+	// the API root (cert.pem, 0644; the key stays 0600).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
 	p := &Pebble{dir: dir, log: &orderLog{}}
 	apiCert, err := selfSigned(dir, ip)
 	if err != nil {

@@ -141,12 +141,13 @@ func Children(pid int) ([]int, error) {
 	return out, nil
 }
 
-// Describe names who holds a port: "pid 1234 (nginx) on 0.0.0.0:18789".
+// Describe names who holds a port: "pid 1234 (nginx) on 0.0.0.0:18789",
+// or "a process of uid 0 (root) on …" when its fds are not readable.
 func Describe(ls []Listener) string {
 	var parts []string
 	for _, l := range ls {
-		if len(l.PIDs) == 0 {
-			parts = append(parts, "a process openclawd cannot identify on "+l.Addr.String())
+		if len(l.PIDs) == 0 { // not ours to see: name its uid at least
+			parts = append(parts, Foreign{Addr: l.Addr, UID: l.UID}.String())
 			continue
 		}
 		for _, p := range l.PIDs {
