@@ -64,14 +64,26 @@ func Run(a account.Account, args []string, o Options) (int, error) {
 		cmd.Stderr = os.Stderr
 	}
 	cmd.SysProcAttr = sysProcAttr(a, o.BindPrivileged)
+	rc, err := Supervise(cmd, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	if err != nil && errors.Is(err, os.ErrPermission) {
+		return rc, fmt.Errorf("running %s as %s: %w (the service user must be able to run the binary and reach its directory)", exe, a, err)
+	} else if err != nil {
+		return rc, fmt.Errorf("running %s as %s: %w", exe, a, err)
+	}
+	return rc, nil
+}
+
+// Supervise starts cmd, passes the signals named in forward on to it
+// while it runs, and returns its exit code (128+n when signal n ended
+// it). An error means it could not be started or waited for.
+func Supervise(cmd *exec.Cmd, forward ...os.Signal) (int, error) {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	if len(forward) > 0 {
+		signal.Notify(sigs, forward...)
+		defer signal.Stop(sigs)
+	}
 	if err := cmd.Start(); err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return 1, fmt.Errorf("running %s as %s: %w (the service user must be able to run the binary and reach its directory)", exe, a, err)
-		}
-		return 1, fmt.Errorf("running %s as %s: %w", exe, a, err)
+		return 1, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -84,7 +96,7 @@ func Run(a account.Account, args []string, o Options) (int, error) {
 			}
 		}
 	}()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	close(done)
 	var ee *exec.ExitError
 	switch {
@@ -94,7 +106,7 @@ func Run(a account.Account, args []string, o Options) (int, error) {
 		}
 		return ee.ExitCode(), nil
 	case err != nil:
-		return 1, fmt.Errorf("running %s as %s: %w", exe, a, err)
+		return 1, err
 	}
 	return 0, nil
 }

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -49,41 +47,13 @@ func openclawCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	// Ctrl-C reaches openclaw through the terminal's process group; a
-	// SIGTERM sent to openclawd alone is passed on.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	// SIGTERM or SIGHUP sent to openclawd alone is passed on.
+	rc, err = privdrop.Supervise(cmd, syscall.SIGTERM, syscall.SIGHUP)
+	if err != nil {
 		fmt.Fprintf(stderr, "openclawd: running openclaw: %v\n", err)
 		return ExitFailure
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s != os.Interrupt {
-					_ = cmd.Process.Signal(s)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		if ee.ExitCode() < 0 { // killed by a signal
-			return 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
-		}
-		return ee.ExitCode()
-	case err != nil:
-		fmt.Fprintf(stderr, "openclawd: running openclaw: %v\n", err)
-		return ExitFailure
-	}
-	return ExitOK
+	return rc
 }
 
 // openclawCommand builds the command with the gateway's own launcher:
