@@ -143,20 +143,19 @@ func TestRealGateway(t *testing.T) {
 		if len(st.Gateway.Runtime) != 2 {
 			t.Errorf("status names runtime %v; want node and openclaw dirs", st.Gateway.Runtime)
 		}
-		fi, err := os.Stat(filepath.Join(in.dir, "state"))
-		if err != nil || fi.Mode().Perm() != 0o711 {
-			t.Errorf("state dir mode %v (%v); want 0711 while npm runs as another user", fi.Mode().Perm(), err)
-		}
-		for _, p := range []string{"secrets", "logs", "openclaw"} {
-			if fi, err := os.Stat(filepath.Join(in.dir, "state", p)); err != nil || fi.Mode().Perm() != 0o700 {
-				t.Errorf("%s mode %v (%v); want 0700", p, fi.Mode().Perm(), err)
+		// The whole state dir is the service user's and 0700: started as
+		// root, openclawd handed it over and ran everything as nobody.
+		for _, p := range []string{"", "secrets", "logs", "openclaw", "runtime"} {
+			fi, err := os.Stat(filepath.Join(in.dir, "state", p))
+			if err != nil || fi.Mode().Perm() != 0o700 || int(fi.Sys().(*syscall.Stat_t).Uid) != serviceIDs.uid {
+				t.Errorf("state/%s: %v (%v); want 0700 and the service user's", p, fi.Mode(), err)
 			}
 		}
-		// Installed trees belong to root and are read-only: nothing npm
-		// ran as nobody can change the code the gateway runs.
+		// Installed trees are read-only (a slip cannot change the code),
+		// and nothing in them is root's.
 		launcher := filepath.Join(runtime, "openclaw-"+pins.OpenclawVersion, "node_modules", "openclaw", "openclaw.mjs")
-		if fi, err := os.Stat(launcher); err != nil || fi.Mode().Perm()&0o222 != 0 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
-			t.Errorf("launcher %v: mode %v, not read-only and root-owned", err, fi.Mode())
+		if fi, err := os.Stat(launcher); err != nil || fi.Mode().Perm()&0o222 != 0 || int(fi.Sys().(*syscall.Stat_t).Uid) != serviceIDs.uid {
+			t.Errorf("launcher %v: mode %v; want read-only and the service user's", err, fi.Mode())
 		}
 		out, rc = in.cli("runtime", "prune", "--config", in.cfg)
 		if rc != 0 || !strings.Contains(out, "nothing to prune") {
