@@ -46,7 +46,13 @@ func newFrontEnd(t testing.TB, acme bool) *frontEnd {
 	fe := &frontEnd{srv: n.Host("srv", 2), cli: n.Host("cli", 10), name: frontName}
 	if acme {
 		fe.pebble = pebbletest.Start(t, pebbletest.Options{Host: n.Host("acme", 5), DefaultIPv4: testnet.Server})
-		fe.rootFile = filepath.Join(t.TempDir(), "pebble-root.pem")
+		dir, err := os.MkdirTemp("", "pebble-root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.Chmod(dir, 0o755) // openclawd's self-check reads it as the service user
+		fe.rootFile = filepath.Join(dir, "pebble-root.pem")
 		if err := os.WriteFile(fe.rootFile, fe.pebble.IssuingRoot(t), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -193,6 +193,14 @@ func (in *instance) start(env ...string) {
 	in.cmd.Stderr = in.stderr
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if !in.asRoot {
+		// What a test planted in the state dir as root stands for what the
+		// service user left there: hand it over, as `sudo openclawd …` would.
+		_ = filepath.Walk(filepath.Join(in.dir, "state"), func(p string, _ os.FileInfo, err error) error {
+			if err == nil {
+				_ = os.Lchown(p, serviceIDs.uid, serviceIDs.gid)
+			}
+			return nil
+		})
 		in.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(serviceIDs.uid), Gid: uint32(serviceIDs.gid), Groups: []uint32{}}
 		in.cmd.Env = append(in.cmd.Env, "HOME="+in.dir, "XDG_DATA_HOME="+filepath.Join(in.dir, "state", "caddy-xdg"))
 	}

@@ -155,7 +155,7 @@ func TestReload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := os.WriteFile(in.cfg, []byte(tt.cfg), 0o600); err != nil {
+			if err := os.WriteFile(in.cfg, []byte(tt.cfg), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			out, rc := in.cli("reload", "--socket", in.sock)

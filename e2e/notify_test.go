@@ -22,7 +22,7 @@ func TestReadyWhileBackingOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := regexp.MustCompile(`(?m)^  command: .*$`).ReplaceAllString(string(b), `  command: ["/bin/false"]`)
-	if err := os.WriteFile(in.cfg, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(in.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(in.dir, "notify.sock")
@@ -31,6 +31,9 @@ func TestReadyWhileBackingOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if err := os.Chmod(sock, 0o666); err != nil { // openclawd sends as the service user
+		t.Fatal(err)
+	}
 	in.start("NOTIFY_SOCKET=" + sock)
 
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))

@@ -235,7 +235,7 @@ func TestRealGateway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(in.cfg, append(b, "\n"+fe.tlsConfig()...), 0o600); err != nil {
+		if err := os.WriteFile(in.cfg, append(b, "\n"+fe.tlsConfig()...), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		// The runtime is installed already: nothing to fetch from inside

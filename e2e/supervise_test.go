@@ -182,8 +182,10 @@ func TestForeignProcessOnPortIsNamedNotKilled(t *testing.T) {
 	st, rc := in.waitStatus("port_in_use", 30*time.Second, func(s apitype.Status, _ int) bool {
 		return s.Gateway.Code == "port_in_use"
 	})
-	want := fmt.Sprintf("pid %d (", os.Getpid())
-	if rc != 1 || !strings.Contains(st.Gateway.Reason, want) {
+	// openclawd runs as the service user and cannot read root's fds: the
+	// holder is named by uid, with `ss -ltnp` in the fix for its pid.
+	want := "a process of uid 0 (root) on 127.0.0.1"
+	if rc != 1 || !strings.Contains(st.Gateway.Reason, want) || !strings.Contains(st.Gateway.Reason, "ss -ltnp") {
 		t.Errorf("rc %d reason %q; want it to name %q", rc, st.Gateway.Reason, want)
 	}
 	if len(in.eventLines("start")) != 0 {
