@@ -48,7 +48,9 @@ func newFakeProcess(t testing.TB, in *instance) int {
 	}
 	cmd := exec.Command(bins.fake, "--port", strconv.Itoa(in.port))
 	cmd.Env = []string{"OPENCLAW_GATEWAY_TOKEN=" + token, "FAKE_GATEWAY_STARTUP_MS=0"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// An earlier openclawd's gateway ran as the service user, as this one's will.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
+		Credential: &syscall.Credential{Uid: uint32(serviceIDs.uid), Gid: uint32(serviceIDs.gid), Groups: []uint32{}}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
