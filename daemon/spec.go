@@ -20,7 +20,7 @@ func (d *Daemon) writeGatewayConfig(cfg *config.Config) error {
 	}
 	ch, err := openclaw.WriteConfig(l.GatewayConfig(), openclaw.Owned{
 		Port: cfg.Gateway.Port, LogFile: filepath.Join(l.GatewayLogs(), "openclaw.log"), Origins: cfg.TLS.Origins(),
-		Terminal: terminalSetting(cfg),
+		Terminal: openclaw.TerminalSetting(cfg.Gateway.HostTerminal, cfg.TLS.Mode),
 	})
 	if err != nil {
 		return err
@@ -77,17 +77,4 @@ func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
 		// restart fast; everything else in TMPDIR goes (#153607).
 		KeepInTmp: []string{"node-compile-cache"},
 	}, nil
-}
-
-// terminalSetting is gateway.terminal.enabled: off while HTTPS exposes
-// the gateway unless gateway.host_terminal says on; nil leaves it alone.
-func terminalSetting(cfg *config.Config) *bool {
-	on, off := true, false
-	switch {
-	case cfg.Gateway.HostTerminal == "on":
-		return &on
-	case cfg.Gateway.HostTerminal == "off", cfg.TLS.Mode != "off":
-		return &off
-	}
-	return nil
 }
