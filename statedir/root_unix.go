@@ -185,6 +185,11 @@ func OpenDir(path string, create bool) (int, error) {
 				return -1, fmt.Errorf("creating %s: %w", path, err)
 			}
 			nfd, err = unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == nil {
+				// mkdirat applies the umask: a root shell's 077 would leave
+				// a parent the service user cannot pass through.
+				_ = unix.Fchmod(nfd, mode)
+			}
 		}
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EMLINK) {
 			target, lerr := trustedLink(fd, c)

@@ -56,6 +56,15 @@ func TestPrepareAsRootAdopts(t *testing.T) {
 	if err := PrepareAsRoot(root, a); err != nil {
 		t.Fatal(err)
 	}
+	old := syscall.Umask(0o077) // a root shell's strict umask
+	err := PrepareAsRoot(filepath.Join(base, "fresh", "state"), a)
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, mode := owner(t, filepath.Join(base, "fresh")); mode.Perm() != 0o755 {
+		t.Errorf("a parent made under umask 077 is %v; want 0755 so the service user can pass", mode.Perm())
+	}
 	tests := []struct {
 		name    string
 		path    string
