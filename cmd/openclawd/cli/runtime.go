@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,6 +130,13 @@ func migrateLegacyCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	backup, err := openclaw.Migrate(src, dst)
+	if errors.Is(err, os.ErrPermission) {
+		// It runs as the service user, which root's own ~/.clawdbot shuts out.
+		home := cfg.Layout().Home()
+		fmt.Fprintf(stderr, "openclawd: the service user %s cannot read %s (%v): copy it into its home first: `sudo cp -a %s %s/ && sudo chown -R %s: %s/%s`, then run `sudo openclawd migrate-legacy --from %s/%s`\n",
+			cfg.User, src, err, src, home, cfg.User, home, filepath.Base(src), home, filepath.Base(src))
+		return ExitFailure
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "openclawd: migrating %s: %v\n", src, err)
 		return ExitFailure
