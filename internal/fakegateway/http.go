@@ -126,11 +126,14 @@ func (g *gateway) serveCue(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).Flush()
 		g.exit(code)
 	case "restart":
+		// Answer first: the restart may end the process before a reply
+		// written after it gets out.
+		writeJSON(w, http.StatusAccepted, map[string]any{"ok": true})
+		_ = http.NewResponseController(w).Flush()
 		select {
 		case g.restartReq <- "POST /__fake/restart":
 		default: // one is already pending
 		}
-		writeJSON(w, http.StatusAccepted, map[string]any{"ok": true})
 	case "flood":
 		g.cueFlood(w, q.Get("rate"), q.Get("seconds"), q.Get("kind"), q.Get("stream"))
 	default:
