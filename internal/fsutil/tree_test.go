@@ -2,50 +2,27 @@ package fsutil
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/openclawd/openclawd/internal/treesnap"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// snapshot describes everything below dir (dir included): type, mode,
-// owner and content, so a test can prove none of it changed.
+// snapshot describes everything below dir (treesnap), failing t if it cannot.
 func snapshot(t testing.TB, dir string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		line := fmt.Sprintf("%s %v %d:%d", strings.TrimPrefix(p, dir), fi.Mode(), st.Uid, st.Gid)
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + strconv.Quote(string(b))
-		}
-		lines = append(lines, line)
-		return nil
-	})
+	s, err := treesnap.Of(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return s
 }
 
 // outsideTree makes a directory that must never change: a read-only dir
