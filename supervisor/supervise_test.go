@@ -134,7 +134,7 @@ func (r *rig) wait(t *testing.T, d time.Duration, what string, cond func(supervi
 // eventPID returns the pid of the last "<kind> pid=N" event, or 0.
 func (r *rig) eventPID(kind string) int {
 	b, _ := os.ReadFile(filepath.Join(r.dir, "events"))
-	m := regexp.MustCompile(`(?m)^` + kind + ` pid=(\d+)`).FindAllStringSubmatch(string(b), -1)
+	m := regexp.MustCompile(`(?m)^`+kind+` pid=(\d+)`).FindAllStringSubmatch(string(b), -1)
 	if len(m) == 0 {
 		return 0
 	}
