@@ -18,7 +18,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/openclawd/openclawd/internal/account"
 
 	ksvc "github.com/kardianos/service"
 )
@@ -92,34 +93,14 @@ func CanReach(path string, uid, gid int, name string) error {
 			return fmt.Errorf("%s is under %s, which the unit hides from the service (ProtectHome=yes, PrivateTmp=yes)", path, h)
 		}
 	}
-	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if !searchable(fi, uid, gid) {
-			return fmt.Errorf("the %s user cannot reach %s: %s is mode %04o", name, path, d, fi.Mode().Perm())
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
+	d, mode, err := account.Account{Name: name, UID: uid, GID: gid}.Blocker(path)
+	if err != nil {
+		return err
 	}
-}
-
-// searchable reports whether uid:gid may enter the directory fi, by the
-// owner's, the group's or everyone's bit, as the kernel picks them.
-func searchable(fi os.FileInfo, uid, gid int) bool {
-	p := fi.Mode().Perm()
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !ok:
-		return p&0o001 != 0
-	case uid >= 0 && int(st.Uid) == uid:
-		return p&0o100 != 0
-	case gid >= 0 && int(st.Gid) == gid:
-		return p&0o010 != 0
+	if d != "" {
+		return fmt.Errorf("the %s user cannot reach %s: %s is mode %04o", name, path, d, mode)
 	}
-	return p&0o001 != 0
+	return nil
 }
 
 // runTool runs a system tool, its output in the error.

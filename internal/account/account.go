@@ -7,8 +7,11 @@ package account
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -64,3 +67,36 @@ func (a Account) Credential() *syscall.Credential {
 
 // String names the account for messages: "openclawd (uid 998)".
 func (a Account) String() string { return fmt.Sprintf("%s (uid %d)", a.Name, a.UID) }
+
+// Allows reports whether a may use fi by bit (4 read, 2 write, 1 search),
+// by the owner's, a group's or everyone's bits, as the kernel picks them.
+// A UID or GID of -1 (an account not created yet) matches no file.
+func (a Account) Allows(fi fs.FileInfo, bit fs.FileMode) bool {
+	m := fi.Mode().Perm()
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !ok:
+	case a.UID >= 0 && int(st.Uid) == a.UID:
+		return m&(bit<<6) != 0
+	case a.GID >= 0 && int(st.Gid) == a.GID, slices.Contains(a.Groups, int(st.Gid)):
+		return m&(bit<<3) != 0
+	}
+	return m&bit != 0
+}
+
+// Blocker is the first directory above path that a may not search, or ""
+// when a can reach path.
+func (a Account) Blocker(path string) (dir string, mode fs.FileMode, err error) {
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return "", 0, err
+		}
+		if !a.Allows(fi, 0o1) {
+			return d, fi.Mode().Perm(), nil
+		}
+		if d == filepath.Dir(d) {
+			return "", 0, nil
+		}
+	}
+}

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/openclawd/openclawd/config"
 	svcuser "github.com/openclawd/openclawd/internal/account"
@@ -61,37 +59,17 @@ func readableBy(path string, a svcuser.Account) error {
 	if err != nil {
 		return err
 	}
-	if !allows(fi, a, 0o4) {
+	if !a.Allows(fi, 0o4) {
 		return fmt.Errorf("%s is not readable by the service user %s, which openclawd runs as: `chgrp %s %s && chmod 640 %s`", path, a, a.Name, path, path)
 	}
-	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
-		di, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		if !allows(di, a, 0o1) {
-			return fmt.Errorf("the service user %s cannot reach %s: %s is mode %04o; `chmod o+x %s`, or keep the config in /etc/openclawd", a, path, d, di.Mode().Perm(), d)
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
+	d, mode, err := a.Blocker(path)
+	if err != nil {
+		return err
 	}
-}
-
-// allows reports whether a has the permission bit (4 read, 1 search) on fi.
-func allows(fi os.FileInfo, a svcuser.Account, bit os.FileMode) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return true
+	if d != "" {
+		return fmt.Errorf("the service user %s cannot reach %s: %s is mode %04o; `chmod o+x %s`, or keep the config in /etc/openclawd", a, path, d, mode, d)
 	}
-	m := fi.Mode().Perm()
-	switch {
-	case int(st.Uid) == a.UID:
-		return m&(bit<<6) != 0
-	case int(st.Gid) == a.GID || slices.Contains(a.Groups, int(st.Gid)):
-		return m&(bit<<3) != 0
-	}
-	return m&bit != 0
+	return nil
 }
 
 // withConfigArg is a command's arguments with --config set to the file
