@@ -161,7 +161,7 @@ func TestGatewayToken(t *testing.T) {
 	if len(tok) != 64 || src != c.TokenFile() {
 		t.Fatalf("token len %d from %s; want 64 hex chars from %s", len(tok), src, c.TokenFile())
 	}
-	for p, want := range map[string]os.FileMode{c.TokenFile(): 0o600, c.SecretsDir(): 0o700} {
+	for p, want := range map[string]os.FileMode{c.TokenFile(): 0o600, c.Layout().Secrets(): 0o700} {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, err %v; want %v", p, fi.Mode().Perm(), err, want)

@@ -42,6 +42,10 @@ var reservedEnv = map[string]string{
 	"DYLD_LIBRARY_PATH":              "it changes which libraries every program the gateway starts loads",
 }
 
+// Reserved reports whether name is one openclawd sets or keeps from the
+// gateway (reservedReason says why).
+func Reserved(name string) bool { return reservedReason(name) != "" }
+
 // reservedReason says why name may not be set in config or the env file,
 // or is "". The dynamic loaders read many more LD_* (glibc) and DYLD_*
 // (macOS) variables than reservedEnv lists, so the prefixes are reserved.
@@ -205,21 +209,6 @@ func (c *Config) Validate() error {
 
 // Layout is the state dir's layout (package statedir owns it).
 func (c *Config) Layout() statedir.Layout { return statedir.New(c.StateDir) }
-
-// SecretsDir is where generated secrets live (mode 0700).
-func (c *Config) SecretsDir() string { return c.Layout().Secrets() }
-
-// LogDir is where openclawd's rotated log files live (mode 0700).
-func (c *Config) LogDir() string { return c.Layout().Logs() }
-
-// LogFile is openclawd's own rotated log, which `openclawd logs` reads.
-func (c *Config) LogFile() string { return c.Layout().LogFile() }
-
-// RunDir holds the gateway's pid file.
-func (c *Config) RunDir() string { return c.Layout().Run() }
-
-// GatewayTmpDir is the gateway's private TMPDIR, emptied before each start.
-func (c *Config) GatewayTmpDir() string { return c.Layout().GatewayTmp() }
 
 // Line returns the line of key in the file, or 0.
 func (c *Config) Line(key string) int { return c.lines[key] }

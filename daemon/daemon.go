@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	if err := cfg.Layout().Ensure(); err != nil {
 		return err
 	}
-	logFile, err := logpipe.OpenRotating(cfg.LogFile(), int64(cfg.Logs.FileMaxMB)<<20, cfg.Logs.FileKeep)
+	logFile, err := logpipe.OpenRotating(cfg.Layout().LogFile(), int64(cfg.Logs.FileMaxMB)<<20, cfg.Logs.FileKeep)
 	if err != nil {
 		return fmt.Errorf("opening log file: %w", err)
 	}
@@ -249,10 +249,6 @@ func (d *Daemon) onHealthy() {
 	d.ready("gateway healthy")
 	d.checks.trigger()
 }
-
-// redact masks every secret (the token, the env file's values) in text
-// that reaches the log or status.
-func (d *Daemon) redact(s string) string { return d.secrets.Redact(s) }
 
 func (d *Daemon) shutdown() error {
 	d.mu.Lock()

@@ -72,7 +72,7 @@ func (d *Daemon) spec(ctx context.Context) (supervisor.Spec, error) {
 		Argv:   l.Argv,
 		Env:    l.Env,
 		Dir:    l.Dir,
-		TmpDir: cfg.GatewayTmpDir(),
+		TmpDir: cfg.Layout().GatewayTmp(),
 		// Bounded (about 40 MB per Node version, §2) and what makes a
 		// restart fast; everything else in TMPDIR goes (#153607).
 		KeepInTmp: []string{"node-compile-cache"},

@@ -114,7 +114,7 @@ func CLI(in Input, args []string) (Spec, error) {
 // gateway.env, and last the variables openclawd owns, so that neither the
 // env file nor gateway.env can change them. Service-manager markers are
 // removed. (config refuses the names openclawd reserves in both sources;
-// this order is the second line of defence.)
+// dropping them here is the second line of defence.)
 func Env(cfg *config.Config, base, fileEnv map[string]string, token string, pass []string) map[string]string {
 	env := maps.Clone(base)
 	if u, err := user.Current(); err == nil && env["USER"] == "" {
@@ -127,6 +127,13 @@ func Env(cfg *config.Config, base, fileEnv map[string]string, token string, pass
 	}
 	maps.Copy(env, fileEnv)
 	maps.Copy(env, cfg.Gateway.Env)
+	// What config refuses (config.Reserved) goes, should it get here, and
+	// so do service-manager markers; openclawd's own values come last.
+	for k := range env {
+		if config.Reserved(k) || config.IsSupervisorMarker(k) {
+			delete(env, k)
+		}
+	}
 	maps.Copy(env, base) // PATH and HOME are openclawd's
 	// openclawd owns restarts, updates and the service (§4, §7).
 	maps.Copy(env, map[string]string{
@@ -139,14 +146,6 @@ func Env(cfg *config.Config, base, fileEnv map[string]string, token string, pass
 		"TMPDIR":                         cfg.Layout().GatewayTmp(),
 		"OPENCLAW_STATE_DIR":             cfg.Layout().Gateway(),
 	})
-	for _, k := range []string{"OPENCLAW_NO_RESPAWN", "OPENCLAW_CONFIG_PATH", "OPENCLAW_HOME", "OPENCLAW_INCLUDE_ROOTS", "NODE_OPTIONS", "LD_PRELOAD", "LD_LIBRARY_PATH"} {
-		delete(env, k)
-	}
-	for k := range env {
-		if config.IsSupervisorMarker(k) {
-			delete(env, k)
-		}
-	}
 	return env
 }
 

@@ -26,7 +26,7 @@ func logsCmd(args []string, stdout, stderr io.Writer) int {
 	if rc, done := asServiceUser(cfg, append([]string{"logs"}, withConfigArg(args, cfg)...), stderr, privdrop.Options{Stdout: stdout}); done {
 		return rc
 	}
-	file := cfg.LogFile()
+	file := cfg.Layout().LogFile()
 	lines, err := logpipe.Tail(file, *n)
 	switch {
 	case errors.Is(err, os.ErrPermission):
