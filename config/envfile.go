@@ -37,6 +37,16 @@ func ReadEnvFile(path string) (map[string]string, error) {
 // 0600 or 0400, or 0640 or 0440 when root owns it and its group is gid.
 // Every refusal names the file, what is wrong and the command that fixes it.
 func ReadEnvFileOwned(path string, uid, gid int) (map[string]string, error) {
+	b, err := ReadEnvFileBytes(path, uid, gid)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnv(path, b)
+}
+
+// ReadEnvFileBytes is the env file's content, read under ReadEnvFileOwned's
+// rules, for a caller that rewrites it (setup).
+func ReadEnvFileBytes(path string, uid, gid int) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, syscall.ELOOP):
@@ -64,7 +74,7 @@ func ReadEnvFileOwned(path string, uid, gid int) (map[string]string, error) {
 	if len(b) > MaxEnvFileBytes {
 		return nil, fmt.Errorf("env file %s is over %d MiB; it should hold a few KEY=VALUE lines", path, MaxEnvFileBytes>>20)
 	}
-	return ParseEnv(path, b)
+	return b, nil
 }
 
 // checkEnvFile applies ReadEnvFileOwned's rules to the opened file's stat.

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -50,7 +49,7 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 	if err := rootOnlyDir(path, acct); err != nil {
 		return false, err
 	}
-	old, err := readEnvRaw(path, acct)
+	old, err := config.ReadEnvFileBytes(path, acct.uid, acct.gid)
 	if errors.Is(err, os.ErrNotExist) {
 		old, err = []byte(envFileHeader), nil
 	}
@@ -88,23 +87,6 @@ func (o *setup) writeEnv(path string, vals map[string]string, acct account) (cha
 		fmt.Fprintf(o.out, "%s: unchanged; made it %04o, readable by the service only\n", path, mode)
 	}
 	return true, nil
-}
-
-// readEnvRaw reads the env file without following a link, with the same
-// owner and mode rules the daemon applies.
-func readEnvRaw(path string, acct account) ([]byte, error) {
-	if _, err := os.Lstat(path); err != nil {
-		return nil, err
-	}
-	if _, err := config.ReadEnvFileOwned(path, acct.uid, acct.gid); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
 // envOwnedRight: the service user's 0600, or root's 0640 in its group.
