@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/openclawd/openclawd/internal/privdrop"
-
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/internal/privdrop"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/runtime/node"
 	"github.com/openclawd/openclawd/runtime/openclaw"

@@ -10,9 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openclawd/openclawd/internal/privdrop"
-
 	"github.com/openclawd/openclawd/internal/logpipe"
+	"github.com/openclawd/openclawd/internal/privdrop"
 )
 
 func logsCmd(args []string, stdout, stderr io.Writer) int {
