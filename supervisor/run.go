@@ -37,11 +37,11 @@ func (s *Supervisor) runOnce(ctx context.Context) (d Decision, code string, ok b
 		}
 		return fail(CodeSpec, err.Error(), true)
 	}
-	// A new process satisfies every restart asked for until now.
-	select {
-	case <-s.restart:
-	default:
+	if s.isPaused() { // asked while preparing: start nothing
+		return Decision{Restart: true, Reason: "paused"}, "", true
 	}
+	// A new process satisfies every restart asked for until now.
+	s.drainRestart()
 	c, err := startChild(spec, s.o.Stdout, s.o.Stderr)
 	if err != nil {
 		if permanentExecError(err) {

@@ -13,11 +13,12 @@ const (
 	Unhealthy State = 4 // running, but failing checks (not yet called hung)
 	Backoff   State = 5 // exited; waiting before the next start
 	Failed    State = 6 // will not restart until told to (exit 78, security)
+	Paused    State = 7 // stopped on purpose until Resume (a restore swaps the state)
 )
 
 var stateNames = map[State]string{
 	Stopped: "stopped", Starting: "starting", Running: "running",
-	Unhealthy: "unhealthy", Backoff: "backoff", Failed: "failed",
+	Unhealthy: "unhealthy", Backoff: "backoff", Failed: "failed", Paused: "paused",
 }
 
 func (s State) String() string {

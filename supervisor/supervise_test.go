@@ -326,3 +326,64 @@ func TestHangIsReplacedWithinWindow(t *testing.T) {
 		t.Errorf("hang to replacement took %s, want ≤ %s + 2s", took, window)
 	}
 }
+
+// TestPauseResume: Pause stops the running gateway and starts none, even
+// from a failed state, until Resume; a Pause asked while a start is being
+// prepared starts nothing either.
+func TestPauseResume(t *testing.T) {
+	var slow atomic.Bool
+	prepared := make(chan struct{}, 8)
+	r := newRig(t, rigOpts{spec: func(_ context.Context, s supervisor.Spec) (supervisor.Spec, error) {
+		if slow.Load() {
+			prepared <- struct{}{}
+			time.Sleep(300 * time.Millisecond) // a start still being prepared (npm)
+		}
+		return s, nil
+	}})
+	st := r.wait(t, 30*time.Second, "running", func(st supervisor.Status) bool { return st.State == supervisor.Running })
+	first := st.PID
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.sup.Pause(ctx, "restore"); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(first) {
+		t.Fatalf("pid %d still runs after Pause", first)
+	}
+	st = r.sup.Status()
+	if st.State != supervisor.Paused || st.Reason != "restore" {
+		t.Fatalf("status %v %q, want paused restore", st.State, st.Reason)
+	}
+	r.sup.Restart("a restart while paused")
+	if err := r.sup.Pause(ctx, "again"); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if st := r.sup.Status(); st.PID != 0 || st.State != supervisor.Paused {
+		t.Fatalf("a restart while paused started pid %d (%v)", st.PID, st.State)
+	}
+
+	r.sup.Resume()
+	st = r.wait(t, 30*time.Second, "running after Resume", func(st supervisor.Status) bool {
+		return st.State == supervisor.Running && st.PID != first
+	})
+
+	// Paused in the middle of a start's preparation.
+	slow.Store(true)
+	r.sup.Restart("slow start")
+	select {
+	case <-prepared:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no start was prepared")
+	}
+	if err := r.sup.Pause(ctx, "during prepare"); err != nil {
+		t.Fatal(err)
+	}
+	// Pause returned after the prepared start gave way: nothing spawned.
+	if st := r.sup.Status(); st.State != supervisor.Paused || st.PID != 0 {
+		t.Fatalf("state %v pid %d after a pause during prepare, want paused and no process", st.State, st.PID)
+	}
+	slow.Store(false)
+	r.sup.Resume()
+	r.wait(t, 30*time.Second, "running after the second Resume", func(st supervisor.Status) bool { return st.State == supervisor.Running })
+}

@@ -110,9 +110,12 @@ type Supervisor struct {
 
 	subreaper bool // set by Start when the kernel accepted it
 
-	mu     sync.Mutex // guards st and starts
+	mu     sync.Mutex // guards st, starts and resume
 	st     Status
 	starts int
+	// resume is non-nil while paused; Resume closes it.
+	resume chan struct{}
+	pauseWhy string
 }
 
 // New returns a Supervisor; it starts nothing.
@@ -212,10 +215,87 @@ func (s *Supervisor) update(f func(*Status)) {
 	f(&s.st)
 }
 
+// Pause stops the gateway (as a restart does: SIGTERM, StopTimeout,
+// SIGKILL) and starts none until Resume. The daemon, its control API and
+// the front end stay up: a restore swaps the gateway's state underneath.
+// It returns once no gateway process runs, or with ctx's error.
+func (s *Supervisor) Pause(ctx context.Context, reason string) error {
+	s.mu.Lock()
+	if s.resume == nil {
+		s.resume, s.pauseWhy = make(chan struct{}), reason
+	}
+	s.mu.Unlock()
+	s.Restart(reason)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if st := s.Status(); st.State == Paused && st.PID == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pausing the gateway: %w", ctx.Err())
+		case <-s.done:
+			return errors.New("pausing the gateway: openclawd is stopping")
+		case <-t.C:
+		}
+	}
+}
+
+// Resume ends a Pause: the gateway starts at once, with a fresh crash count.
+func (s *Supervisor) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resume != nil {
+		close(s.resume)
+		s.resume = nil
+	}
+}
+
+// paused blocks while the supervisor is paused; false when ctx ended.
+func (s *Supervisor) paused(ctx context.Context) bool {
+	s.mu.Lock()
+	ch, why := s.resume, s.pauseWhy
+	if ch != nil {
+		s.st.State, s.st.PID, s.st.Reason, s.st.Code = Paused, 0, why, ""
+	}
+	s.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	s.log.Info("gateway paused", "reason", why)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-ch:
+	}
+	s.tracker.Reset()
+	s.drainRestart()
+	s.update(func(st *Status) { st.State, st.Reason = Starting, "resumed after: "+why })
+	s.log.Info("gateway resumed", "after", why)
+	return true
+}
+
+func (s *Supervisor) isPaused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resume != nil
+}
+
+func (s *Supervisor) drainRestart() {
+	select {
+	case <-s.restart:
+	default:
+	}
+}
+
 func (s *Supervisor) loop(ctx context.Context) {
 	defer close(s.done)
 	defer s.update(func(st *Status) { st.State, st.PID, st.Reason, st.Code = Stopped, 0, "", "" })
 	for {
+		if !s.paused(ctx) {
+			return
+		}
 		d, code, ok := s.runOnce(ctx)
 		if !ok || ctx.Err() != nil { // never respawn during shutdown
 			return
