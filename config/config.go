@@ -36,6 +36,7 @@ type Config struct {
 	Logs     Logs     `yaml:"logs"`
 	Control  Control  `yaml:"control"`
 	TLS      TLS      `yaml:"tls"`
+	Backup   Backup   `yaml:"backup"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -233,7 +234,8 @@ func Default() *Config {
 			Socket: defaultSocket,
 			Group:  "openclawd",
 		},
-		TLS: TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
+		TLS:    TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
+		Backup: Backup{Every: 24 * time.Hour, Keep: Keep{Daily: 7, Weekly: 4, Monthly: 6}},
 	}
 }
 

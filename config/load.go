@@ -130,6 +130,12 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, prefix string, errs *[]error
 			}
 			c.walk(v, f, path, errs)
 		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			p := fmt.Sprintf("%s[%d]", prefix, i)
+			c.lines[p] = item.Line
+			c.walk(item, t.Elem(), p, errs)
+		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			c.lines[join(prefix, n.Content[i].Value)] = n.Content[i].Line

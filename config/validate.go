@@ -204,6 +204,7 @@ func (c *Config) Validate() error {
 	case len(s) > 100: // sun_path is 104 bytes on macOS, 108 on Linux
 		bad("control.socket", "%q is %d bytes; unix socket paths must stay under 100", s, len(s))
 	}
+	c.validateBackup(bad)
 	return errors.Join(errs...)
 }
 

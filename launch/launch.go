@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/runtime/openclaw"
@@ -128,9 +129,10 @@ func Env(cfg *config.Config, base, fileEnv map[string]string, token string, pass
 	maps.Copy(env, fileEnv)
 	maps.Copy(env, cfg.Gateway.Env)
 	// What config refuses (config.Reserved) goes, should it get here, and
-	// so do service-manager markers; openclawd's own values come last.
+	// so do service-manager markers and openclawd's own secrets (OPENCLAWD_*:
+	// backup credentials are not the agent's); openclawd's own values come last.
 	for k := range env {
-		if config.Reserved(k) || config.IsSupervisorMarker(k) {
+		if config.Reserved(k) || config.IsSupervisorMarker(k) || strings.HasPrefix(k, "OPENCLAWD_") {
 			delete(env, k)
 		}
 	}

@@ -72,11 +72,18 @@ func (l Layout) Caddy() string { return l.join("caddy") }
 // CaddyXDG is Caddy's XDG_DATA_HOME (instance data), as the unit sets it.
 func (l Layout) CaddyXDG() string { return l.join("caddy-xdg") }
 
+// Backups holds the local backup archives and their record.
+func (l Layout) Backups() string { return l.join("backups") }
+
+// Restore holds a restore's staged state and what it replaced, with its
+// journal, so an interrupted restore is finished or undone at the next start.
+func (l Layout) Restore() string { return l.join("restore") }
+
 // dirs is every directory of the layout, parents first. All are the
 // service user's, 0700: nobody else needs to enter any of them.
 var dirs = []string{
 	".", "secrets", "logs", "logs/gateway", "run", "tmp", "tmp/gateway",
-	"home", "openclaw", "runtime", "caddy", "caddy-xdg",
+	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore",
 }
 
 // DirMode is the mode of every directory of the layout.

@@ -1,0 +1,205 @@
+package backup
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openclawd/openclawd/statedir"
+)
+
+// Journal records a restore between its first swap and its health gate,
+// so that the next start finishes it or undoes it.
+type Journal struct {
+	ID      string    `json:"id"`
+	Phase   string    `json:"phase"` // PhaseSwapping, then PhaseGate
+	Started time.Time `json:"started"`
+	Archive string    `json:"archive"`  // for messages
+	Created time.Time `json:"created"`  // the backup's time
+	Staged  string    `json:"staged"`   // restore/staged-<id>
+	Aside   string    `json:"aside"`    // restore/before-<id>: the previous state, kept
+	Swapped []string  `json:"swapped"`  // items swapped so far
+}
+
+// Journal phases.
+const (
+	PhaseSwapping = "swapping" // items are being swapped: undo at the next start
+	PhaseGate     = "gate"     // all swapped: the next gateway start must become healthy
+)
+
+func journalPath(l statedir.Layout) string { return filepath.Join(l.Restore(), "journal.json") }
+
+// Pending returns the journal of an unfinished restore, or nil.
+func Pending(l statedir.Layout) (*Journal, error) {
+	b, err := os.ReadFile(journalPath(l))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore journal: %w", err)
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("restore journal %s is damaged (%v): move it away and check %s by hand", journalPath(l), err, l.Restore())
+	}
+	for _, p := range []string{j.Staged, j.Aside} {
+		if filepath.Dir(p) != l.Restore() {
+			return nil, fmt.Errorf("restore journal %s names %s, outside %s: move it away and check by hand", journalPath(l), p, l.Restore())
+		}
+	}
+	return &j, nil
+}
+
+// Activate swaps a staged restore in: each item of the live state moves to
+// restore/before-<id> and the staged one takes its place, a rename each,
+// under a journal written (and synced) before the first and after the
+// last. It returns the journal, in PhaseGate; Commit or Undo ends it.
+func Activate(l statedir.Layout, s Staged, archive string) (*Journal, error) {
+	if j, err := Pending(l); err != nil {
+		return nil, err
+	} else if j != nil {
+		return nil, fmt.Errorf("restore: the restore of %s (%s) has not finished; start openclawd to finish or undo it first", j.Archive, j.Started.Format(time.RFC3339))
+	}
+	j := &Journal{ID: s.ID, Phase: PhaseSwapping, Started: time.Now().UTC(), Archive: archive,
+		Created: s.Manifest.Created, Staged: s.Dir, Aside: filepath.Join(l.Restore(), "before-"+s.ID)}
+	if err := os.Mkdir(j.Aside, 0o700); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if err := writeJournal(l, j); err != nil {
+		return nil, err
+	}
+	for _, it := range Items {
+		live, aside, staged := filepath.Join(l.Root, it), filepath.Join(j.Aside, it), filepath.Join(j.Staged, it)
+		// Journal first: Undo works out from what exists how far it got.
+		j.Swapped = append(j.Swapped, it)
+		if err := writeJournal(l, j); err != nil {
+			return j, err
+		}
+		if err := os.Rename(live, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return j, fmt.Errorf("restore: moving %s aside: %w", live, err)
+		}
+		if err := os.Rename(staged, live); err != nil {
+			return j, fmt.Errorf("restore: moving the restored %s in: %w", it, err)
+		}
+	}
+	syncDir(l.Root)
+	j.Phase = PhaseGate
+	return j, writeJournal(l, j)
+}
+
+// Undo puts the previous state back: each swapped item returns from
+// restore/before-<id>, and the restored one goes to restore/failed-<id>
+// for a look. It is safe to run again after an interruption.
+func Undo(l statedir.Layout, j *Journal) error {
+	failed := filepath.Join(l.Restore(), "failed-"+j.ID)
+	if err := os.MkdirAll(failed, 0o700); err != nil {
+		return fmt.Errorf("undoing the restore: %w", err)
+	}
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	for _, it := range slices.Backward(j.Swapped) {
+		live, aside, staged, gone := filepath.Join(l.Root, it), filepath.Join(j.Aside, it), filepath.Join(j.Staged, it), filepath.Join(failed, it)
+		// While the staged item is still staged, live is the original.
+		if !exists(staged) && !exists(gone) {
+			if err := os.Rename(live, gone); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("undoing the restore: moving the restored %s away: %w", it, err)
+			}
+		}
+		if exists(aside) {
+			if err := os.Rename(aside, live); err != nil {
+				return fmt.Errorf("undoing the restore: putting %s back: %w", it, err)
+			}
+		}
+	}
+	syncDir(l.Root)
+	_ = os.RemoveAll(j.Staged)
+	_ = os.Remove(j.Aside) // empty now, unless something was never swapped
+	return removeJournal(l)
+}
+
+// Commit ends a restore that passed its health gate. The previous state
+// stays in restore/before-<id>; older ones than the last two go.
+func Commit(l statedir.Layout, j *Journal) error {
+	_ = os.RemoveAll(j.Staged)
+	if err := removeJournal(l); err != nil {
+		return err
+	}
+	ents, _ := os.ReadDir(l.Restore())
+	var before []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "before-") || strings.HasPrefix(e.Name(), "failed-") {
+			before = append(before, e.Name())
+		}
+	}
+	byTime := func(a, b string) int {
+		return strings.Compare(a[strings.IndexByte(a, '-')+1:], b[strings.IndexByte(b, '-')+1:])
+	}
+	slices.SortFunc(before, byTime)
+	for len(before) > 2 {
+		_ = os.RemoveAll(filepath.Join(l.Restore(), before[0]))
+		before = before[1:]
+	}
+	return nil
+}
+
+// CleanStaged removes staged directories no journal names: what an
+// interrupted Stage left.
+func CleanStaged(l statedir.Layout) {
+	j, _ := Pending(l)
+	ents, _ := os.ReadDir(l.Restore())
+	for _, e := range ents {
+		p := filepath.Join(l.Restore(), e.Name())
+		if strings.HasPrefix(e.Name(), "staged-") && (j == nil || j.Staged != p) {
+			_ = os.RemoveAll(p)
+		}
+	}
+}
+
+func writeJournal(l statedir.Layout, j *Journal) error {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(journalPath(l), b); err != nil {
+		return fmt.Errorf("restore: writing the journal: %w", err)
+	}
+	return nil
+}
+
+func removeJournal(l statedir.Layout) error {
+	if err := os.Remove(journalPath(l)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("restore: removing the journal: %w", err)
+	}
+	syncDir(l.Restore())
+	return nil
+}
+
+// writeAtomic replaces path with b: a synced temp file renamed over it.
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
