@@ -11,6 +11,6 @@ func setSubreaper() error {
 	return fmt.Errorf("child subreaper: %w", errors.ErrUnsupported)
 }
 
-func reapAdopted(int) {}
+func (s *Supervisor) reapAdopted(int) {}
 
 func (s *Supervisor) killAdopted() {}

@@ -18,11 +18,12 @@ func setSubreaper() error {
 // reapAdopted waits for adopted children that have exited. It never waits
 // for except (the running gateway, whose exec.Cmd does), and only for
 // zombies, by pid: a blind wait would steal another child's exit status.
-func reapAdopted(except int) {
+func (s *Supervisor) reapAdopted(except int) {
 	kids, err := sockets.Children(os.Getpid())
 	if err != nil {
 		return
 	}
+	kids = s.withoutExempt(kids)
 	for _, k := range kids {
 		if k != except && isZombie(k) {
 			var ws unix.WaitStatus
@@ -44,6 +45,7 @@ func (s *Supervisor) killAdopted() {
 	deadline := time.Now().Add(5 * time.Second)
 	for n := 0; ; n++ {
 		desc, err := sockets.Descendants(self)
+		desc = s.withoutExempt(desc)
 		if err != nil || len(desc) == 0 {
 			return
 		}
@@ -53,7 +55,7 @@ func (s *Supervisor) killAdopted() {
 		for _, p := range desc {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
-		reapAdopted(0)
+		s.reapAdopted(0)
 		if time.Now().After(deadline) {
 			s.log.Error("processes the gateway left behind survive SIGKILL", "pids", desc)
 			return

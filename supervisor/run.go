@@ -114,7 +114,7 @@ func (s *Supervisor) supervise(ctx context.Context, c *child) (e Exit, code stri
 		case <-c.done:
 			return c.exit(), code, true
 		case <-sigchld:
-			reapAdopted(c.pid)
+			s.reapAdopted(c.pid)
 		case err := <-startedCh:
 			if ctx.Err() != nil { // Started gave up because we are stopping
 				stopWith(s.o.StopTimeout)

@@ -387,3 +387,31 @@ func TestPauseResume(t *testing.T) {
 	r.sup.Resume()
 	r.wait(t, 30*time.Second, "running after the second Resume", func(st supervisor.Status) bool { return st.State == supervisor.Running })
 }
+
+// TestExemptProcessSurvivesGatewayRestarts: a process the daemon starts
+// through StartExempt (a scheduled backup) is neither killed as the
+// gateway's leftover nor reaped behind its exec.Cmd's back.
+func TestExemptProcessSurvivesGatewayRestarts(t *testing.T) {
+	r := newRig(t, rigOpts{subreaper: true})
+	st := r.wait(t, 30*time.Second, "running", func(st supervisor.Status) bool { return st.State == supervisor.Running })
+	cmd := exec.Command("sh", "-c", "sleep 30 & wait")
+	done, err := r.sup.StartExempt(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if err := r.sup.VerifyListener(); err != nil {
+		t.Fatal(err)
+	}
+	r.sup.Restart("test")
+	r.wait(t, 30*time.Second, "a new gateway", func(s supervisor.Status) bool {
+		return s.State == supervisor.Running && s.PID != st.PID
+	})
+	if gone(cmd.Process.Pid) {
+		t.Fatal("the exempt process was killed with the gateway's leftovers")
+	}
+	_ = cmd.Process.Kill()
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("Wait = %v, want the kill it saw (its status was not stolen)", err)
+	}
+}

@@ -113,6 +113,9 @@ type Supervisor struct {
 	mu     sync.Mutex // guards st, starts and resume
 	st     Status
 	starts int
+	exemptMu sync.Mutex // held while an exempt process starts, and while exempt is read
+	exempt   map[int]bool
+
 	// resume is non-nil while paused; Resume closes it.
 	resume chan struct{}
 	pauseWhy string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 
@@ -17,8 +18,9 @@ import (
 // such descendant belongs to the gateway rests on one invariant: while a
 // gateway runs, the supervisor's loop has no other child (Spec's helpers,
 // such as npm, run and are waited for before the start, and their own
-// orphans are killed by killAdopted before exec), and nothing else in the
-// daemon starts processes.
+// orphans are killed by killAdopted before exec), and the daemon starts
+// other processes only through StartExempt, which keeps them and their
+// descendants out of the tree.
 
 // tree lists the gateway's tree (see above).
 func (s *Supervisor) tree(pid int) []int {
@@ -30,7 +32,48 @@ func (s *Supervisor) tree(pid int) []int {
 	if err != nil {
 		return []int{pid}
 	}
-	return pids
+	return s.withoutExempt(pids)
+}
+
+// StartExempt starts cmd as a process of the daemon's own (a scheduled
+// backup) that is not the gateway's: the tree, the orphan reaper and
+// killAdopted leave it and its descendants alone. Call done after
+// cmd.Wait.
+func (s *Supervisor) StartExempt(cmd *exec.Cmd) (done func(), err error) {
+	s.exemptMu.Lock()
+	defer s.exemptMu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	if s.exempt == nil {
+		s.exempt = map[int]bool{}
+	}
+	s.exempt[pid] = true
+	return func() {
+		s.exemptMu.Lock()
+		delete(s.exempt, pid)
+		s.exemptMu.Unlock()
+	}, nil
+}
+
+// withoutExempt removes exempt processes and their descendants from pids.
+func (s *Supervisor) withoutExempt(pids []int) []int {
+	s.exemptMu.Lock()
+	defer s.exemptMu.Unlock()
+	if len(s.exempt) == 0 {
+		return pids
+	}
+	skip := map[int]bool{}
+	for p := range s.exempt {
+		skip[p] = true
+		if desc, err := sockets.Descendants(p); err == nil {
+			for _, d := range desc {
+				skip[d] = true
+			}
+		}
+	}
+	return slices.DeleteFunc(pids, func(p int) bool { return skip[p] })
 }
 
 // outsideGroup lists the tree's processes that a signal to the gateway's
