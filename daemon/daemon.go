@@ -60,6 +60,9 @@ type Daemon struct {
 	readyOnce  sync.Once
 	readySent  atomic.Bool
 	lastStatus string // last STATUS= sent; main loop only
+
+	restoring atomic.Bool // a restore holds the gateway
+	backingUp atomic.Bool // a scheduled backup runs
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
@@ -179,9 +182,21 @@ func (d *Daemon) run(ctx context.Context) error {
 		}
 		go d.runProxyChecks(ctx)
 	}
-	// Everything the API reads exists now; serve it, then start the gateway.
+	// Everything the API reads exists now; serve it, then start the gateway
+	// (on a restore's state, if one is waiting for its health gate).
+	pending := d.recoverRestore()
 	_ = d.api.Start(ctx)
 	_ = d.sup.Start(ctx)
+	if pending != nil {
+		d.restoring.Store(true)
+		go func() {
+			defer d.restoring.Store(false)
+			if err := d.gate(pending); err != nil {
+				d.log.Error("restore undone", "err", err)
+			}
+		}()
+	}
+	go d.scheduleBackups(ctx)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -62,6 +62,9 @@ func (d *Daemon) Status() apitype.Status {
 	st.Healthy = st.Gateway.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
 	st.Warnings = append(warnings(ss, hs, cfg.Path), legacyWarnings(cfg)...)
 	st.Warnings = append(st.Warnings, proxyWarnings...)
+	var bw []apitype.Warning
+	st.Backup, bw = d.backupStatus(cfg, time.Now())
+	st.Warnings = append(st.Warnings, bw...)
 	if os.Geteuid() == 0 {
 		st.Warnings = append(st.Warnings, apitype.Warning{Code: "running_as_root", Severity: "warning",
 			Text: "openclawd and the gateway run as root (user: root): the gateway runs an AI agent with tools, and it would act as root",

@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,12 +64,35 @@ func (c *Client) Reload(ctx context.Context) (apitype.RestartResponse, error) {
 	return r, err
 }
 
+// Restore asks openclawd to swap in a staged restore; it answers after
+// the health gate, so ctx should allow the gateway's start and stop.
+func (c *Client) Restore(ctx context.Context, r apitype.RestoreRequest) (apitype.RestartResponse, error) {
+	var out apitype.RestartResponse
+	body, err := json.Marshal(r)
+	if err != nil {
+		return out, err
+	}
+	err = c.send(ctx, http.MethodPost, "/v1/restore", bytes.NewReader(body), &out)
+	return out, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+Host+path, nil)
+	return c.send(ctx, method, path, nil, out)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+Host+path, in)
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
+	hc := c.hc
+	if _, ok := ctx.Deadline(); ok && in != nil {
+		// The caller's deadline rules a long call, not the 10 s default.
+		cp := *c.hc
+		cp.Timeout = 0
+		hc = &cp
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("%w (nothing answers on %s; see `systemctl status openclawd` or start it with `openclawd run`)", ErrNotRunning, c.Socket)

@@ -28,6 +28,8 @@ type Backend interface {
 	Restart(reason string) error
 	// Reload re-reads the config, as SIGHUP does, and says what it did.
 	Reload() (string, error)
+	// Restore swaps in a staged restore and holds its health gate.
+	Restore(staged, archive string) (string, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -90,11 +92,12 @@ func Listen(path string, gid int) (net.Listener, error) {
 // root or openclawd's own user.
 func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
 	s := &Server{b: b, gid: gid, log: log, ln: ln, path: ln.Addr().String(),
-		write: map[string]bool{"/v1/restart": true, "/v1/reload": true}}
+		write: map[string]bool{"/v1/restart": true, "/v1/reload": true, "/v1/restore": true}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/restart", s.restart)
 	mux.HandleFunc("POST /v1/reload", s.reload)
+	mux.HandleFunc("POST /v1/restore", s.restore)
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -168,6 +171,20 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	msg, err := s.b.Reload()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: msg})
+}
+
+func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
+	var req apitype.RestoreRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.Staged == "" {
+		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: "a restore request names a staged directory"})
+		return
+	}
+	msg, err := s.b.Restore(req.Staged, req.Archive)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
 		return

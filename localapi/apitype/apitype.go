@@ -25,6 +25,7 @@ type Status struct {
 	Gateway   Gateway   `json:"gateway"`
 	Health    Health    `json:"health"`
 	TLS       *TLS      `json:"tls,omitempty"`
+	Backup    *Backup   `json:"backup,omitempty"`
 	Warnings  []Warning `json:"warnings,omitempty"`
 	Healthy   bool      `json:"healthy"`
 	NextSteps []string  `json:"next_steps,omitempty"`
@@ -101,7 +102,36 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// RestartResponse is POST /v1/restart and POST /v1/reload.
+// Backup is the state of backups: the last local archive and the last
+// copy at each target.
+type Backup struct {
+	Every     string                    `json:"every,omitempty"` // the schedule; "" when off
+	Running   bool                      `json:"running,omitempty"`
+	Restoring bool                      `json:"restoring,omitempty"`
+	Local     *BackupAttempt            `json:"local,omitempty"`
+	Targets   map[string]*BackupAttempt `json:"targets,omitempty"`
+}
+
+// BackupAttempt is the last try at one destination, and its last success.
+type BackupAttempt struct {
+	At       time.Time `json:"at"`
+	Name     string    `json:"name,omitempty"`
+	Size     int64     `json:"size,omitempty"`
+	Verified bool      `json:"verified,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	LastGood time.Time `json:"last_good,omitzero"`
+	LastName string    `json:"last_name,omitempty"`
+	LastSize int64     `json:"last_size,omitempty"`
+}
+
+// RestoreRequest is POST /v1/restore: a restore that `openclawd restore`
+// verified and extracted under <state_dir>/restore.
+type RestoreRequest struct {
+	Staged  string `json:"staged"`
+	Archive string `json:"archive"`
+}
+
+// RestartResponse is POST /v1/restart, /v1/reload and /v1/restore.
 type RestartResponse struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`

@@ -45,6 +45,8 @@ func init() {
 		{"migrate-legacy", "copy clawdbot-era gateway state in (the original is kept)", migrateLegacyCmd},
 		{"token", "print the gateway token (for the Control UI and clients)", tokenCmd},
 		{"doctor", "check config, runtime, legacy state, git and the daemon; change nothing", doctorCmd},
+		{"backup", "make a verified backup now and copy it offsite; list|verify|keygen", backupCmd},
+		{"restore", "put a backup back (ARCHIVE, or latest [--from NAME]), with a health gate", restoreCmd},
 		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
 		{"openclaw", "run the openclaw CLI against this gateway (e.g. `devices approve ID`), as its user", openclawCmd},
 		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},

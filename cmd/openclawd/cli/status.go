@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -94,6 +95,18 @@ func cleanStatus(st apitype.Status) apitype.Status {
 		}
 		st.TLS = &t
 	}
+	if st.Backup != nil {
+		b := *st.Backup
+		b.Local = cleanAttempt(b.Local)
+		if b.Targets != nil {
+			t := map[string]*apitype.BackupAttempt{}
+			for k, v := range b.Targets {
+				t[c(k)] = cleanAttempt(v)
+			}
+			b.Targets = t
+		}
+		st.Backup = &b
+	}
 	st.Warnings = slices.Clone(st.Warnings)
 	for i := range st.Warnings {
 		w := &st.Warnings[i]
@@ -101,6 +114,47 @@ func cleanStatus(st apitype.Status) apitype.Status {
 	}
 	st.NextSteps = cleanAll(st.NextSteps)
 	return st
+}
+
+func cleanAttempt(a *apitype.BackupAttempt) *apitype.BackupAttempt {
+	if a == nil {
+		return nil
+	}
+	x := *a
+	x.Name, x.Error, x.LastName = termtext.Clean(x.Name), termtext.Clean(x.Error), termtext.Clean(x.LastName)
+	return &x
+}
+
+// backupLine is the last good backup (or copy), its size and age, and the
+// last failure if it came after.
+func backupLine(a *apitype.BackupAttempt, every string) string {
+	if a == nil {
+		if every == "" {
+			return "none yet; scheduled backups are off (backup.every)"
+		}
+		return "none yet; every " + every
+	}
+	line := "never succeeded"
+	if !a.LastGood.IsZero() {
+		line = fmt.Sprintf("%s ago, %s (%s)", time.Since(a.LastGood).Round(time.Minute), a.LastName, mb(a.LastSize))
+		if a.Error == "" && a.Verified {
+			line += ", verified"
+		}
+	}
+	if a.Error != "" {
+		line += fmt.Sprintf("; FAILED %s ago: %s", time.Since(a.At).Round(time.Minute), a.Error)
+	}
+	if every != "" {
+		line += "; every " + every
+	}
+	return line
+}
+
+func mb(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
 
 func cleanAll(list []string) []string {
@@ -168,6 +222,12 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 				if c := n.Check; c != nil {
 					fmt.Fprintf(w, "  remote     wss://%s: %s (checked %s ago via %s)\n", n.Name, c.Code, time.Since(c.At).Round(time.Second), c.Address)
 				}
+			}
+		}
+		if b := st.Backup; b != nil {
+			fmt.Fprintf(w, "  backup     %s\n", backupLine(b.Local, b.Every))
+			for _, name := range slices.Sorted(maps.Keys(b.Targets)) {
+				fmt.Fprintf(w, "  copy       %s: %s\n", name, backupLine(b.Targets[name], ""))
 			}
 		}
 		if le := g.LastExit; le != nil {

@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/openclawd/openclawd/backup"
+	"github.com/openclawd/openclawd/backup/target"
+	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/internal/privdrop"
+	"github.com/openclawd/openclawd/localapi"
+	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/runtime/pins"
+)
+
+// restoreCmd puts a backup in place:
+//
+//	openclawd restore ARCHIVE | latest [--from NAME] [--identity FILE]
+//
+// It verifies and extracts the archive, then, if openclawd runs, has it
+// pause the gateway, swap the state in and hold the health gate (undoing
+// the swap if the gateway does not come up). If openclawd is stopped, it
+// swaps the state in and the next start is the health gate.
+func restoreCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("restore", stderr)
+	from := fs.String("from", "", "take the archive from this backup target (backup.targets)")
+	identity := fs.String("identity", "", "age identity file, for an encrypted copy (- reads standard input)")
+	cfg, pos, rc := parseWithArg(fs, args, stderr)
+	if cfg == nil {
+		return rc
+	}
+	if pos == "" {
+		fmt.Fprintf(stderr, "openclawd restore: name the archive: a path, a name from `openclawd backup list`, or latest (with --from NAME for a backup target)\n")
+		return ExitUsage
+	}
+	if rc, done := asServiceUserWithIdentity(cfg, "restore", pos, args, stdout, stderr); done {
+		return rc
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l := cfg.Layout()
+	if err := l.Ensure(); err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitFailure
+	}
+	ids, err := identities(*identity, os.Stdin)
+	if err == nil {
+		var path string
+		if path, err = resolveArchive(ctx, cfg, pos, *from, ids); err == nil {
+			err = restore(ctx, cfg, path, stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: restore failed: %v\n", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Writer) error {
+	l := cfg.Layout()
+	backup.CleanStaged(l)
+	staged, err := backup.Stage(path, l, backup.VerifyOptions{Openclaw: gatewayVersion(cfg)})
+	if err != nil {
+		return err
+	}
+	m := staged.Manifest
+	fmt.Fprintf(stdout, "verified %s: made %s on %s, openclaw %s, %d databases, %d files%s\n",
+		filepath.Base(path), m.Created.Local().Format(time.DateTime), m.Host, m.OpenclawVersion, len(m.Gateway.Databases), m.Gateway.Files, holdsExtra(m))
+	for _, s := range staged.Skipped {
+		fmt.Fprintf(stdout, "note     %s lay outside the gateway's state dir when backed up; it is not restored\n", s)
+	}
+	client := localapi.NewClient(cfg.Control.Socket)
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	_, statusErr := client.Status(sctx)
+	cancel()
+	if statusErr == nil {
+		fmt.Fprintf(stdout, "restoring: openclawd pauses the gateway, swaps the state in and waits for it to be healthy…\n")
+		rctx, cancel := context.WithTimeout(ctx, 2*cfg.Gateway.StopTimeout+cfg.Health.StartupTimeout+2*time.Minute)
+		defer cancel()
+		r, err := client.Restore(rctx, apitype.RestoreRequest{Staged: staged.Dir, Archive: path})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", r.Message)
+	} else {
+		j, err := backup.Activate(l, staged, path)
+		if err != nil {
+			if j != nil {
+				_ = backup.Undo(l, j)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "the restored state is in place (the previous one is kept in %s).\n"+
+			"openclawd is not running: start it (`sudo systemctl start openclawd`). Its first start is the health gate:\n"+
+			"if the gateway does not come up on the restored state, the previous state is put back.\n", j.Aside)
+	}
+	fmt.Fprint(stdout, restoreWarnings)
+	return nil
+}
+
+// restoreWarnings are OpenClaw's own (docs/cli/backup.md, "Restore a
+// full archive"), for what a restore rolls back.
+const restoreWarnings = `Restoring is time travel; OpenClaw warns:
+  - Messaging channels with ratchet state, WhatsApp especially, may need relinking.
+  - Approvals and delivery state roll back too: review pending approvals.
+  - Plugin dependencies are not in backups: if a plugin reports missing ones,
+    run ` + "`openclawd openclaw plugins update <id>`" + `.
+`
+
+// gatewayVersion is the openclaw the gateway runs (or will): an archive
+// from a newer one is refused.
+func gatewayVersion(cfg *config.Config) string {
+	if rt, err := daemon.InstalledRuntime(cfg); err == nil {
+		if v, err := daemon.OpenclawVersion(rt); err == nil {
+			return v
+		}
+	}
+	if cfg.Openclaw.Version != "" {
+		return cfg.Openclaw.Version
+	}
+	return pins.OpenclawVersion
+}
+
+// resolveArchive finds the archive pos names: at a target (downloaded,
+// and decrypted with ids, into the backups dir), "latest" here, a path,
+// or a name in the backups dir.
+func resolveArchive(ctx context.Context, cfg *config.Config, pos, from string, ids []age.Identity) (string, error) {
+	dir := cfg.Layout().Backups()
+	if from != "" {
+		t, err := openTarget(cfg, from)
+		if err != nil {
+			return "", err
+		}
+		name := pos
+		if pos == "latest" {
+			if name, err = backup.Latest(ctx, t); err != nil {
+				return "", err
+			}
+		}
+		return backup.Fetch(ctx, t, name, ids, dir)
+	}
+	if pos == "latest" {
+		list, err := backup.List(dir)
+		if err != nil {
+			return "", err
+		}
+		if len(list) == 0 {
+			return "", fmt.Errorf("no archive in %s: name one, or take one from a target (--from NAME)", dir)
+		}
+		return filepath.Join(dir, list[0].Name), nil
+	}
+	path := pos
+	if !strings.ContainsRune(pos, '/') {
+		if _, err := os.Stat(pos); err != nil {
+			path = filepath.Join(dir, pos)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w: `openclawd backup list` lists the archives", err)
+	}
+	if strings.HasSuffix(path, ".age") { // an encrypted copy on a disk
+		t, err := target.NewDir("file", filepath.Dir(path))
+		if err != nil {
+			return "", err
+		}
+		return backup.Fetch(ctx, t, filepath.Base(path), ids, dir)
+	}
+	return path, nil
+}
+
+func backupVerifyCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("backup verify", stderr)
+	from := fs.String("from", "", "verify an archive at this backup target")
+	identity := fs.String("identity", "", "age identity file, for an encrypted copy (- reads standard input)")
+	drill := fs.Bool("restore-test", false, "also restore it into a temporary directory, with OpenClaw's own restore")
+	cfg, pos, rc := parseWithArg(fs, args, stderr)
+	if cfg == nil {
+		return rc
+	}
+	if pos == "" {
+		pos = "latest"
+	}
+	if rc, done := asServiceUserWithIdentity(cfg, "backup verify", pos, args, stdout, stderr); done {
+		return rc
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cfg.Layout().Ensure(); err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitFailure
+	}
+	ids, err := identities(*identity, os.Stdin)
+	var path string
+	if err == nil {
+		path, err = resolveArchive(ctx, cfg, pos, *from, ids)
+	}
+	var m backup.Manifest
+	if err == nil {
+		m, err = backup.Verify(path, backup.VerifyOptions{Openclaw: gatewayVersion(cfg)})
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "verified %s: made %s on %s, openclaw %s; every member matches its checksum; openclaw.json and %d databases are whole\n",
+			path, m.Created.Local().Format(time.DateTime), m.Host, m.OpenclawVersion, len(m.Gateway.Databases))
+		if *drill {
+			err = restoreDrill(ctx, cfg, path, stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: verify failed: %v\n", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// restoreDrill restores the archive into a temporary directory twice:
+// openclawd's extraction, and OpenClaw's own `backup restore` (which checks
+// every SQLite database's integrity), and compares what they made. Both
+// are removed after.
+func restoreDrill(ctx context.Context, cfg *config.Config, path string, stdout io.Writer) error {
+	l := cfg.Layout()
+	start := time.Now()
+	staged, err := backup.Stage(path, l, backup.VerifyOptions{})
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staged.Dir)
+	tmp, err := os.MkdirTemp(l.Restore(), "drill-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	inner, err := backup.ExtractInner(path, tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := daemon.RunOpenclaw(ctx, cfg, "backup", "restore", inner, "--target", filepath.Join(tmp, "openclaw"), "--json"); err != nil {
+		return fmt.Errorf("OpenClaw's own restore of the archive failed: %w", err)
+	}
+	ours, err := countFiles(filepath.Join(staged.Dir, "openclaw"))
+	if err != nil {
+		return err
+	}
+	theirs, err := countFiles(filepath.Join(tmp, "openclaw"))
+	if err != nil {
+		return err
+	}
+	if ours == 0 || theirs < ours {
+		return fmt.Errorf("the restore drill made %d files, OpenClaw's own restore %d: they should agree", ours, theirs)
+	}
+	fmt.Fprintf(stdout, "restore drill passed in %s: %d files extracted, and OpenClaw's own restore checked every database\n", time.Since(start).Round(100*time.Millisecond), ours)
+	return nil
+}
+
+func countFiles(root string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && d.Name() != "manifest.json" {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
+
+// asServiceUserWithIdentity is asServiceUser for commands that take
+// --identity: root reads the key file and hands it over on stdin.
+func asServiceUserWithIdentity(cfg *config.Config, cmd, pos string, args []string, stdout, stderr io.Writer) (int, bool) {
+	if os.Geteuid() != 0 || cfg.User == "root" {
+		return 0, false
+	}
+	_, rest := positional(args)
+	rest, stdin, err := identityForChild(cfg, rest)
+	if err != nil {
+		fmt.Fprintf(stderr, "openclawd: %v\n", err)
+		return ExitUsage, true
+	}
+	argv := append(strings.Fields(cmd), pos)
+	argv = append(argv, withConfigArg(rest, cfg)...)
+	return asServiceUser(cfg, argv, stderr, privdrop.Options{Stdout: stdout, Stdin: stdin})
+}
