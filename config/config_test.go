@@ -22,6 +22,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "health:\n  timeout: 5x\n", []string{"test.yaml:2: health.timeout:", "not a valid duration"}},
 		{"syntax", "gateway:\n  port: [1\n", []string{"test.yaml:", "invalid YAML"}},
 		{"command not a list", "gateway:\n  command: node\n", []string{"test.yaml:2: gateway.command:", "list of strings"}},
+		{"unknown key in a list item", "backup:\n  targets:\n    - name: x\n      bukket: b\n", []string{"test.yaml:4: backup.targets[0].bukket: unknown key", `did you mean "backup.targets[0].bucket"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +62,16 @@ func TestValidate(t *testing.T) {
 		{"openclaw version without integrity", "openclaw:\n  version: 2026.10.1\n", "openclaw.version: an overridden version needs openclaw.integrity"},
 		{"tiny heap", "node:\n  max_old_space_mb: 64\n", "node.max_old_space_mb: 64 MB is too small"},
 		{"relative socket", "control:\n  socket: x.sock\n", "control.socket: \"x.sock\" is not an absolute path"},
+		{"backups too often", "backup:\n  every: 10m\n", "test.yaml:2: backup.every: 10m0s is too often"},
+		{"backups off", "backup:\n  every: 0s\n", ""},
+		{"negative keep", "backup:\n  keep:\n    weekly: -1\n", "test.yaml:3: backup.keep.weekly: -1 must be 0 or more"},
+		{"bad recipient", "backup:\n  recipients: [AGE-SECRET-KEY-1XYZ]\n", "backup.recipients[0]: \"AGE-SECRET-KEY-1XYZ\" is not an age public key"},
+		{"s3 without recipients", "backup:\n  targets:\n    - {name: offsite, type: s3, endpoint: https://s3.example.net, bucket: b}\n", "test.yaml:3: backup.targets[0]: copies to s3 are encrypted: add backup.recipients"},
+		{"s3 ok", "backup:\n  recipients: [age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq]\n  targets:\n    - {name: offsite, type: s3, endpoint: https://s3.example.net, bucket: b}\n", ""},
+		{"s3 bad endpoint", "backup:\n  recipients: [age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq]\n  targets:\n    - name: offsite\n      type: s3\n      endpoint: s3.example.net\n      bucket: b\n", "test.yaml:6: backup.targets[0].endpoint: \"s3.example.net\" is not an http(s):// URL"},
+		{"dir inside state", "backup:\n  targets:\n    - {name: usb, type: dir, path: /var/lib/openclawd/copies}\n", "is inside state_dir; a copy there is lost with it"},
+		{"duplicate target", "backup:\n  targets:\n    - {name: usb, type: dir, path: /mnt/a}\n    - {name: usb, type: dir, path: /mnt/b}\n", "test.yaml:4: backup.targets[1].name: \"usb\" names two targets"},
+		{"unknown target type", "backup:\n  targets:\n    - {name: x, type: ftp}\n", "backup.targets[0].type: \"ftp\" is not dir or s3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
