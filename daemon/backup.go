@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/openclawd/openclawd/backup"
@@ -35,8 +36,8 @@ type Copy struct {
 	Err    error
 }
 
-// Backup makes one archive of cfg's state, copies it to the targets (all,
-// or those named in only), records each outcome for status, and prunes by
+// Backup makes one archive of cfg's state, copies it to the targets (all
+// when only is nil, else those it names: none when empty), records each outcome for status, and prunes by
 // backup.keep. It runs as the service user. The error is the archive's,
 // or else every failed copy's: a copy that failed never hides one that
 // worked, and the archive stays either way.
@@ -77,7 +78,7 @@ func Backup(ctx context.Context, cfg *config.Config, only []string, log *slog.Lo
 			return rep, err
 		}
 		for _, tc := range cfg.Backup.Targets {
-			if len(only) > 0 && !slices.Contains(only, tc.Name) {
+			if only != nil && !slices.Contains(only, tc.Name) {
 				continue
 			}
 			c := copyTo(ctx, cfg, tc, fileEnv, res.Path)
@@ -132,6 +133,9 @@ func copyTo(ctx context.Context, cfg *config.Config, tc config.BackupTarget, fil
 		c.Name += ".age"
 	}
 	if c.Err = t.Put(ctx, filepath.Base(path), f, size); c.Err != nil {
+		if tc.Type == "dir" && errors.Is(c.Err, syscall.EROFS) {
+			c.Err = fmt.Errorf("%w; under systemd the service's sandbox makes %s read-only: `sudo systemctl edit openclawd`, add [Service] ReadWritePaths=%s, then restart it", c.Err, tc.Path, tc.Path)
+		}
 		return c
 	}
 	if objs, err := t.List(ctx); err == nil {

@@ -42,6 +42,7 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := newFlags("backup", stderr)
 	to := fs.String("to", "", "copy to this target only (default: every target in backup.targets)")
+	local := fs.Bool("local", false, "make the archive here only, with no copies")
 	scheduled := fs.Bool("scheduled", false, "run as the daemon's schedule does (one summary line)")
 	cfg, rc := withConfig(fs, args, stderr)
 	if cfg == nil {
@@ -56,8 +57,14 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var only []string
-	if *to != "" {
+	var only []string // nil: every target
+	switch {
+	case *local && *to != "":
+		fmt.Fprintf(stderr, "openclawd backup: --local and --to exclude each other\n")
+		return ExitUsage
+	case *local:
+		only = []string{}
+	case *to != "":
 		only = []string{*to}
 	}
 	log := slog.New(slog.DiscardHandler)

@@ -49,6 +49,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 		checks = append(checks, check{name: "legacy state", result: "found " + l.Path + "; openclawd does not read it",
 			fix: "sudo openclawd migrate-legacy --from " + l.Path})
 	}
+	checks = append(checks, backupChecks(cfg)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if st, err := localapi.NewClient(cfg.Control.Socket).Status(ctx); err != nil {
