@@ -132,4 +132,23 @@ func (o *setup) printNext(cfg *config.Config) {
 	fmt.Fprintln(o.out, "A browser elsewhere must be paired once; list its request and approve it here:")
 	fmt.Fprintf(o.out, "  sudo openclawd openclaw%s devices list\n", cfgFlag)
 	fmt.Fprintf(o.out, "  sudo openclawd openclaw%s devices approve <requestId>\n", cfgFlag)
+	o.printBackups(cfg, cfgFlag)
+}
+
+// printBackups says what backs the bot up, and how to get copies off the
+// host with a key that stays off it.
+func (o *setup) printBackups(cfg *config.Config, cfgFlag string) {
+	b := cfg.Backup
+	switch {
+	case b.Every <= 0:
+		fmt.Fprintf(o.out, "Backups: scheduled backups are off (backup.every); make one with `sudo openclawd backup%s`.\n", cfgFlag)
+	default:
+		fmt.Fprintf(o.out, "Backups: every %s into %s (`sudo openclawd backup%s` makes one now).\n", b.Every, cfg.Layout().Backups(), cfgFlag)
+	}
+	if len(b.Targets) == 0 {
+		fmt.Fprintln(o.out, "  They are on this disk only. For copies elsewhere, encrypted before they leave:")
+		fmt.Fprintln(o.out, "  1. `age-keygen -o backup-key.txt` (or `openclawd backup keygen > backup-key.txt`) on your own computer; keep that file in")
+		fmt.Fprintln(o.out, "     your password manager: it is the only way to read the copies, and never goes on this host.")
+		fmt.Fprintf(o.out, "  2. Put its public key in backup.recipients and a target in backup.targets (%s).\n", o.config)
+	}
 }
