@@ -51,7 +51,7 @@ func Create(ctx context.Context, o Options) (Result, error) {
 		now = o.Now
 	}
 	dir := o.Layout.Backups()
-	unlock, err := lock(dir)
+	unlock, err := Lock(o.Layout)
 	if err != nil {
 		return Result{}, err
 	}
@@ -338,9 +338,10 @@ func dirSize(root string) (int64, error) {
 	return n, err
 }
 
-// lock takes the backups directory's lock: one backup or restore at a time.
-func lock(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+// Lock takes the backups directory's lock, without waiting: one backup or
+// restore swap at a time, so no archive is made of a state being swapped.
+func Lock(l statedir.Layout) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(l.Backups(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

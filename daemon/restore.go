@@ -26,6 +26,11 @@ func (d *Daemon) Restore(staged, archive string) (string, error) {
 		return "", errors.New("a restore is running already")
 	}
 	defer d.restoring.Store(false)
+	unlock, err := backup.Lock(l)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	cfg := d.config()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+30*time.Second)
 	defer cancel()

@@ -95,6 +95,11 @@ func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "%s\n", r.Message)
 	} else {
+		unlock, err := backup.Lock(l)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		j, err := backup.Activate(l, staged, path)
 		if err != nil {
 			if j != nil {
