@@ -121,8 +121,9 @@ func rootPool(tb testing.TB, file string) *x509.CertPool {
 // wsClient is one way of connecting through the front end.
 type wsClient struct {
 	token  string
-	device bool        // sign the connect with a fresh Ed25519 device key
-	header http.Header // e.g. a spoofed X-Forwarded-For, an Origin
+	device bool               // sign the connect with a fresh Ed25519 device key
+	key    ed25519.PrivateKey // or with this one (a device that comes back)
+	header http.Header        // e.g. a spoofed X-Forwarded-For, an Origin
 }
 
 // connect returns "hello-ok scopes=N", the gateway's refusal code, or
@@ -166,7 +167,10 @@ func wsHandshake(ctx context.Context, hc *http.Client, url string, c wsClient) (
 	if c.token != "" {
 		params["auth"] = map[string]any{"token": c.token}
 	}
-	if c.device {
+	switch {
+	case c.key != nil:
+		params["device"] = signDeviceWith(c.key, challenge.Payload.Nonce, c.token)
+	case c.device:
 		params["device"] = signDevice(challenge.Payload.Nonce, c.token)
 	}
 	req, _ := json.Marshal(map[string]any{"type": "req", "id": "1", "method": "connect", "params": params})
@@ -214,7 +218,12 @@ func wsHandshake(ctx context.Context, hc *http.Client, url string, c wsClient) (
 // own client does (payload v3: v3|deviceId|clientId|clientMode|role|
 // scopes|signedAtMs|token|nonce|platform|deviceFamily).
 func signDevice(nonce, token string) map[string]any {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	return signDeviceWith(priv, nonce, token)
+}
+
+func signDeviceWith(priv ed25519.PrivateKey, nonce, token string) map[string]any {
+	pub := priv.Public().(ed25519.PublicKey)
 	sum := sha256.Sum256(pub)
 	id := hex.EncodeToString(sum[:])
 	signedAt := time.Now().UnixMilli()
