@@ -173,6 +173,9 @@ func writeArchive(path, innerPath string, o Options, created time.Time) (Manifes
 	// Caddy's storage: certificates, keys, the ACME account, the local CA.
 	// Its locks are per process.
 	err = filepath.WalkDir(o.Layout.Caddy(), func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // no storage yet, or Caddy removed it since it was listed
+		}
 		if err != nil {
 			return err
 		}
@@ -183,9 +186,14 @@ func writeArchive(path, innerPath string, o Options, created time.Time) (Manifes
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		return add(caddyDir+filepath.ToSlash(rel), p)
+		// A file Caddy removed since it was listed is skipped, not the
+		// rest of the walk (addFile writes nothing before opening it).
+		if err := add(caddyDir+filepath.ToSlash(rel), p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return m, err
 	}
 	if o.ConfigPath != "" {

@@ -93,12 +93,9 @@ func (s *Staged) extract(archive string) error {
 			return err
 		}
 	}
-	// One sync for the whole tree before any of it is swapped in.
-	if d, err := os.Open(s.Dir); err == nil {
-		defer d.Close()
-		if err := unix.Syncfs(int(d.Fd())); err != nil {
-			return fmt.Errorf("syncing %s: %w", s.Dir, err)
-		}
+	// The whole tree is on disk before any of it is swapped in.
+	if err := syncTree(s.Dir); err != nil {
+		return fmt.Errorf("syncing %s: %w", s.Dir, err)
 	}
 	return nil
 }

@@ -20,11 +20,11 @@ type Journal struct {
 	ID      string    `json:"id"`
 	Phase   string    `json:"phase"` // PhaseSwapping, then PhaseGate
 	Started time.Time `json:"started"`
-	Archive string    `json:"archive"`  // for messages
-	Created time.Time `json:"created"`  // the backup's time
-	Staged  string    `json:"staged"`   // restore/staged-<id>
-	Aside   string    `json:"aside"`    // restore/before-<id>: the previous state, kept
-	Swapped []string  `json:"swapped"`  // items swapped so far
+	Archive string    `json:"archive"` // for messages
+	Created time.Time `json:"created"` // the backup's time
+	Staged  string    `json:"staged"`  // restore/staged-<id>
+	Aside   string    `json:"aside"`   // restore/before-<id>: the previous state, kept
+	Swapped []string  `json:"swapped"` // items swapped so far
 }
 
 // Journal phases.
@@ -117,9 +117,14 @@ func Undo(l statedir.Layout, j *Journal) error {
 		}
 	}
 	syncDir(l.Root)
-	_ = os.RemoveAll(j.Staged)
-	_ = os.Remove(j.Aside) // empty now, unless something was never swapped
-	return removeJournal(l)
+	// The journal goes before the staged dir: a staged item still there is
+	// what tells a second Undo that the live one is the previous state.
+	if err := removeJournal(l); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(j.Staged) // or CleanStaged at the next start
+	_ = os.Remove(j.Aside)     // empty now, unless something was never swapped
+	return nil
 }
 
 // Commit ends a restore that passed its health gate. The previous state
@@ -129,20 +134,31 @@ func Commit(l statedir.Layout, j *Journal) error {
 	if err := removeJournal(l); err != nil {
 		return err
 	}
+	// This restore's previous state stays, and the newest other one. Their
+	// names carry the restored backup's time, not the restore's: an older
+	// backup may be restored after a newer one, so they go by when they
+	// were made.
 	ents, _ := os.ReadDir(l.Restore())
-	var before []string
+	type kept struct {
+		name string
+		made time.Time
+	}
+	var others []kept
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "before-") || strings.HasPrefix(e.Name(), "failed-") {
-			before = append(before, e.Name())
+		if (strings.HasPrefix(e.Name(), "before-") || strings.HasPrefix(e.Name(), "failed-")) && e.Name() != filepath.Base(j.Aside) {
+			if fi, err := e.Info(); err == nil {
+				others = append(others, kept{e.Name(), fi.ModTime()})
+			}
 		}
 	}
-	byTime := func(a, b string) int {
-		return strings.Compare(a[strings.IndexByte(a, '-')+1:], b[strings.IndexByte(b, '-')+1:])
-	}
-	slices.SortFunc(before, byTime)
-	for len(before) > 2 {
-		_ = os.RemoveAll(filepath.Join(l.Restore(), before[0]))
-		before = before[1:]
+	slices.SortFunc(others, func(a, b kept) int { // newest first
+		if c := b.made.Compare(a.made); c != 0 {
+			return c
+		}
+		return strings.Compare(b.name, a.name)
+	})
+	for _, d := range others[min(1, len(others)):] {
+		_ = os.RemoveAll(filepath.Join(l.Restore(), d.name))
 	}
 	return nil
 }
@@ -150,7 +166,10 @@ func Commit(l statedir.Layout, j *Journal) error {
 // CleanStaged removes staged directories no journal names: what an
 // interrupted Stage left.
 func CleanStaged(l statedir.Layout) {
-	j, _ := Pending(l)
+	j, err := Pending(l)
+	if err != nil {
+		return // a journal to check by hand: its staged dir stays
+	}
 	ents, _ := os.ReadDir(l.Restore())
 	for _, e := range ents {
 		p := filepath.Join(l.Restore(), e.Name())

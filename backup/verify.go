@@ -147,7 +147,7 @@ func VerifyReader(r io.Reader, o VerifyOptions) (Manifest, error) {
 	if o.Openclaw != "" {
 		c, err := compareVersions(m.OpenclawVersion, o.Openclaw)
 		if err != nil {
-			return Manifest{}, fmt.Errorf("the archive's openclaw version: %w", err)
+			return Manifest{}, fmt.Errorf("comparing the archive's openclaw version with the installed one: %w", err)
 		}
 		if c > 0 {
 			return Manifest{}, fmt.Errorf("the archive was made by openclaw %s, newer than the installed %s, which may not read its state: install %s first (openclaw.version and openclaw.integrity in the config, or a newer openclawd), then restore", m.OpenclawVersion, o.Openclaw, m.OpenclawVersion)
