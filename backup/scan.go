@@ -58,6 +58,7 @@ func scanInner(r io.Reader) (inner, error) {
 	}
 	entries := map[string]entry{}
 	var manifest []byte
+	links := map[string]bool{} // restore writes nothing beneath a link: refuse it here too
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
@@ -77,9 +78,16 @@ func scanInner(r io.Reader) (inner, error) {
 		} else if top != in.root {
 			return in, fmt.Errorf("OpenClaw's archive has two roots, %q and %q", in.root, top)
 		}
+		for p := path.Dir(name); p != "." && p != "/"; p = path.Dir(p) {
+			if links[p] {
+				return in, fmt.Errorf("OpenClaw's archive has %s beneath the symbolic link %s", name, p)
+			}
+		}
 		e := entry{typ: h.Typeflag, size: h.Size}
 		switch h.Typeflag {
-		case tar.TypeDir, tar.TypeSymlink:
+		case tar.TypeSymlink:
+			links[name] = true
+		case tar.TypeDir:
 		case tar.TypeReg:
 			switch {
 			case name == in.root+"/manifest.json":

@@ -53,6 +53,11 @@ func Pending(l statedir.Layout) (*Journal, error) {
 			return nil, fmt.Errorf("restore journal %s names %s, outside %s: move it away and check by hand", journalPath(l), p, l.Restore())
 		}
 	}
+	for _, it := range j.Swapped {
+		if !slices.Contains(Items, it) {
+			return nil, fmt.Errorf("restore journal %s names %q, which a restore never swaps: move it away and check by hand", journalPath(l), it)
+		}
+	}
 	return &j, nil
 }
 
