@@ -30,6 +30,9 @@ type Options struct {
 	Openclaw         func(ctx context.Context, args ...string) ([]byte, error)
 	OpenclawdVersion string
 	Now              func() time.Time // default time.Now
+	// LockWait is how long to wait for a backup or restore in progress
+	// (0: fail at once, as the schedule does).
+	LockWait time.Duration
 }
 
 // Result is a finished, verified archive.
@@ -51,7 +54,7 @@ func Create(ctx context.Context, o Options) (Result, error) {
 		now = o.Now
 	}
 	dir := o.Layout.Backups()
-	unlock, err := Lock(o.Layout)
+	unlock, err := Lock(ctx, o.Layout, o.LockWait)
 	if err != nil {
 		return Result{}, err
 	}
@@ -346,16 +349,27 @@ func dirSize(root string) (int64, error) {
 	return n, err
 }
 
-// Lock takes the backups directory's lock, without waiting: one backup or
-// restore swap at a time, so no archive is made of a state being swapped.
-func Lock(l statedir.Layout) (unlock func(), err error) {
+// ErrBusy is a backup or restore in progress.
+var ErrBusy = errors.New("backup: another backup or restore is running; wait for it (`openclawd status` shows it)")
+
+// Lock takes the backups directory's lock, waiting up to wait for a
+// backup or restore that holds it: one at a time, so no archive is made of
+// a state being swapped, and a manual backup waits for a scheduled one.
+func Lock(ctx context.Context, l statedir.Layout, wait time.Duration) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(l.Backups(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, errors.New("backup: another backup or restore is running; wait for it (`openclawd status` shows it)")
+	deadline := time.Now().Add(wait)
+	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			f.Close()
+			return nil, ErrBusy
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond): // poll: flock has no timeout
+		}
 	}
 	return func() { f.Close() }, nil
 }

@@ -257,7 +257,7 @@ func TestCreateLeftovers(t *testing.T) {
 
 func TestCreateLocked(t *testing.T) {
 	fx := newFixture(t, "a")
-	unlock, err := Lock(fx.l)
+	unlock, err := Lock(context.Background(), fx.l, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +269,20 @@ func TestCreateLocked(t *testing.T) {
 	if oc.calls != 0 {
 		t.Error("openclaw ran while another backup held the lock")
 	}
+	// A manual backup waits for the one in progress.
+	o := fx.options(oc, testNow)
+	o.LockWait = time.Minute
+	done := make(chan error, 1)
+	go func() { _, err := Create(context.Background(), o); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("Create did not wait for the lock: %v", err)
+	case <-time.After(300 * time.Millisecond): // it must still be waiting
+	}
 	unlock()
-	fx.create(t) // the lock is free again
+	if err := <-done; err != nil {
+		t.Errorf("Create after the lock was freed: %v", err)
+	}
 }
 
 func TestCreateNoSpace(t *testing.T) {

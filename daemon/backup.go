@@ -41,7 +41,7 @@ type Copy struct {
 // backup.keep. It runs as the service user. The error is the archive's,
 // or else every failed copy's: a copy that failed never hides one that
 // worked, and the archive stays either way.
-func Backup(ctx context.Context, cfg *config.Config, only []string, log *slog.Logger) (BackupReport, error) {
+func Backup(ctx context.Context, cfg *config.Config, only []string, lockWait time.Duration, log *slog.Logger) (BackupReport, error) {
 	var rep BackupReport
 	for _, n := range only {
 		if _, ok := cfg.Backup.Target(n); !ok {
@@ -51,7 +51,7 @@ func Backup(ctx context.Context, cfg *config.Config, only []string, log *slog.Lo
 	l := cfg.Layout()
 	_, rtErr := InstalledRuntime(cfg)
 	o := backup.Options{
-		Layout: l, ConfigPath: cfg.Path, EnvFile: cfg.Gateway.EnvFile, OpenclawdVersion: Version,
+		Layout: l, ConfigPath: cfg.Path, EnvFile: cfg.Gateway.EnvFile, OpenclawdVersion: Version, LockWait: lockWait,
 		Openclaw: func(ctx context.Context, args ...string) ([]byte, error) {
 			if rtErr != nil {
 				return nil, rtErr
@@ -63,8 +63,10 @@ func Backup(ctx context.Context, cfg *config.Config, only []string, log *slog.Lo
 	res, err := backup.Create(ctx, o)
 	a := backup.Attempt{At: start.UTC(), TookMS: time.Since(start).Milliseconds()}
 	if err != nil {
-		a.Error = err.Error()
-		_ = backup.Note(l, "", a)
+		if !errors.Is(err, backup.ErrBusy) { // the one in progress records itself
+			a.Error = err.Error()
+			_ = backup.Note(l, "", a)
+		}
 		return rep, err
 	}
 	rep.Archive = res

@@ -26,7 +26,7 @@ func (d *Daemon) Restore(staged, archive string) (string, error) {
 		return "", errors.New("a restore is running already")
 	}
 	defer d.restoring.Store(false)
-	unlock, err := backup.Lock(l)
+	unlock, err := backup.Lock(context.Background(), l, 10*time.Minute) // a backup in progress finishes first
 	if err != nil {
 		return "", err
 	}

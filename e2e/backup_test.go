@@ -68,6 +68,7 @@ tls:
   http_port: %d
   check_interval: 0s
 backup:
+  every: 0s # turned on below, when the schedule is the subject
   recipients: [%s]
   targets:
     - {name: offsite, type: s3, endpoint: %s, bucket: %s, path_style: true}
@@ -173,6 +174,10 @@ backup:
 		out, rc := in.cli("restore", "latest", "--from", "offsite", "--identity", keyFile, "--config", in.cfg)
 		if rc != 0 || !strings.Contains(out, "Its first start is the health gate") || !strings.Contains(out, "WhatsApp") {
 			t.Fatalf("restore (rc %d):\n%s", rc, out)
+		}
+		b, _ := os.ReadFile(in.cfg)
+		if err := os.WriteFile(in.cfg, []byte(strings.Replace(string(b), "every: 0s", "every: 24h", 1)), 0o644); err != nil {
+			t.Fatal(err)
 		}
 		in.t = top
 		in.start("OPENCLAWD_BACKUP_POLL=1s") // the schedule looks every second

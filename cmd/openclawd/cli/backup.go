@@ -68,7 +68,11 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		only = []string{*to}
 	}
 	log := slog.New(slog.DiscardHandler)
-	rep, err := daemon.Backup(ctx, cfg, only, log)
+	wait := 10 * time.Minute // for a scheduled backup in progress
+	if *scheduled {
+		wait = 0 // the schedule tries again later
+	}
+	rep, err := daemon.Backup(ctx, cfg, only, wait, log)
 	if rep.Archive.Path != "" {
 		a, m := rep.Archive, rep.Archive.Manifest
 		if *scheduled {

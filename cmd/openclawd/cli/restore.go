@@ -95,7 +95,7 @@ func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "%s\n", r.Message)
 	} else {
-		unlock, err := backup.Lock(l)
+		unlock, err := backup.Lock(ctx, l, 10*time.Minute)
 		if err != nil {
 			return err
 		}
