@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +23,10 @@ import (
 	"github.com/openclawd/openclawd/internal/pebbletest"
 	"github.com/openclawd/openclawd/runtime/pins"
 )
+
+// envFile is the gateway's env file (gateway.env_file), shipped by the
+// package root:openclawd 0640.
+const envFile = "/etc/openclawd/gateway.env"
 
 var realRT struct {
 	once sync.Once
@@ -112,7 +119,9 @@ func provisionRuntime(tb testing.TB, deb string) (string, error) {
 
 // TestPackageRealGateway is scenario B, one pass: the .deb with the real
 // Node and openclaw, seeded into the offline guest, healthy after setup
-// and again after a reboot.
+// and again after a reboot; then backed up, and restored into a fresh
+// guest on the same network host, which gets the same token and
+// certificate back without a new ACME order.
 func TestPackageRealGateway(t *testing.T) {
 	needSystem(t)
 	t.Parallel()
@@ -128,7 +137,14 @@ func TestPackageRealGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	bootToRunning := time.Since(start)
-	var install, setup, reboot time.Duration
+	var install, setup, reboot, backupTook, restoreToHealthy time.Duration
+	var (
+		token, archive string
+		served         cert
+		orders         int64
+		kept           = t.TempDir() // the first guest's archive, config, CA root and env file
+		keep           []keptFile
+	)
 
 	steps(t, m, []step{
 		{"dpkg -i, then the runtime seeded", func(t *testing.T) {
@@ -137,14 +153,7 @@ func TestPackageRealGateway(t *testing.T) {
 			m.dpkgInstall(t, pkgs.old)
 			// Stopped while seeding: an offline openclawd retries its download.
 			m.must("systemctl", "stop", "openclawd")
-			dst := m.hostPath(stateDir + "/runtime")
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command("tar", "--numeric-owner", "-I", "zstd", "-C", dst, "-xpf", rt).CombinedOutput(); err != nil {
-				t.Fatalf("seeding the runtime: %v\n%s", err, out)
-			}
-			m.must("chown", "-R", "openclawd:openclawd", stateDir+"/runtime")
+			m.seedRuntime(rt)
 			install = time.Since(start)
 		}},
 		{"setup brings up the real gateway behind HTTPS", func(t *testing.T) {
@@ -174,7 +183,160 @@ func TestPackageRealGateway(t *testing.T) {
 				t.Errorf("https after the reboot: %v", err)
 			}
 		}},
+		{"backup in the guest", func(t *testing.T) {
+			token = m.must("openclawd", "token")
+			if token == "" {
+				t.Fatal("openclawd token printed nothing")
+			}
+			var err error
+			if served, err = fe.get(); err != nil {
+				t.Fatalf("https before the backup: %v", err)
+			}
+			if orders = ca.Orders(); orders < 1 {
+				t.Errorf("Pebble saw no order")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			start := time.Now()
+			out, err := m.gCtx(ctx, nil, "openclawd", "backup")
+			backupTook = time.Since(start)
+			if err != nil {
+				t.Fatalf("openclawd backup: %v\n%s", err, out)
+			}
+			names, _ := filepath.Glob(filepath.Join(m.hostPath(stateDir+"/backups"), "openclawd-backup-*.tar"))
+			if len(names) == 0 {
+				t.Fatalf("no openclawd-backup-*.tar in %s/backups after the backup:\n%s", stateDir, out)
+			}
+			sort.Strings(names) // named by their time: the newest is last
+			archive = filepath.Base(names[len(names)-1])
+			for _, want := range []string{archive, "the gateway token", "Caddy's certificates"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the backup's report does not mention %q:\n%s", want, out)
+				}
+			}
+			cfg, err := m.readFile(config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// setup keeps its own copy of the CA root it was given.
+			root := regexp.MustCompile(`(?m)^\s*acme_ca_root:\s*"?([^"\s]+)`).FindSubmatch(cfg)
+			if root == nil {
+				t.Fatalf("%s names no tls.acme_ca_root:\n%s", config, cfg)
+			}
+			// What an operator keeps off the host, with owners and modes.
+			for _, f := range []struct{ src, dst string }{
+				{stateDir + "/backups/" + archive, "/root/" + archive}, {config, config}, {string(root[1]), string(root[1])}, {envFile, envFile},
+			} {
+				b, err := m.readFile(f.src)
+				if f.src == envFile && os.IsNotExist(err) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The archive goes in as root's, as scp would put it; the
+				// rest as setup and the package left them.
+				k := keptFile{dst: f.dst, host: filepath.Join(kept, filepath.Base(f.src)), owner: "root:root", mode: "600"}
+				if f.src == f.dst {
+					if k.owner, k.mode, _ = strings.Cut(m.must("stat", "-c", "%U:%G %a", f.src), " "); k.mode == "" {
+						t.Fatalf("stat %s: no mode", f.src)
+					}
+				}
+				if err := os.WriteFile(k.host, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				keep = append(keep, k)
+			}
+		}},
+		{"a fresh guest gets the same bot back", func(t *testing.T) {
+			m.teardown()
+			if t.Failed() {
+				t.FailNow()
+			}
+			removeTree(filepath.Dir(m.root)) // its cleanup finds it gone
+			start := time.Now()
+			m2 := newMachine(t, nw.srv)
+			m2.boot()
+			if err := m2.waitRunning("", 2*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			m2.copyIn(pkgs.old, "/root/"+filepath.Base(pkgs.old), 0o644)
+			m2.dpkgInstall(t, pkgs.old)
+			m2.must("systemctl", "stop", "openclawd")
+			m2.seedRuntime(rt)
+			for _, k := range keep {
+				m2.copyIn(k.host, k.dst, 0o600)
+				m2.must("chown", k.owner, k.dst)
+				m2.must("chmod", k.mode, k.dst)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			out, err := m2.gCtx(ctx, nil, "openclawd", "restore", "/root/"+archive)
+			if err != nil {
+				// Root can read it; the service user, which root's openclawd
+				// hands the restore to, cannot reach /root.
+				t.Errorf("openclawd restore /root/%s as root: %v\n%s\nroot could read the archive: the restore should not need the service user to reach it", archive, err, out)
+				in := stateDir + "/backups/" + archive
+				m2.must("install", "-o", "openclawd", "-g", "openclawd", "-m", "600", "/root/"+archive, in)
+				t.Logf("restoring from %s instead, so that the rest is checked", in)
+				if out, err = m2.gCtx(ctx, nil, "openclawd", "restore", archive); err != nil {
+					t.Fatalf("openclawd restore %s: %v\n%s", archive, err, out)
+				}
+			}
+			if !strings.Contains(out, "openclawd is not running: start it") {
+				t.Errorf("restore on a stopped openclawd does not say the next start is the health gate:\n%s", out)
+			}
+			if out, err := m2.gCtx(ctx, nil, "systemctl", "start", "openclawd"); err != nil {
+				t.Fatalf("systemctl start openclawd on the restored state: %v\n%s", err, out)
+			}
+			m2.waitHealthy("the real gateway on the restored state", 3*time.Minute, nil)
+			c := fe.waitCert(t, time.Minute)
+			restoreToHealthy = time.Since(start)
+			if got := m2.must("openclawd", "token"); got != token {
+				t.Errorf("gateway token after the restore %q, was %q", got, token)
+			}
+			if c != served {
+				t.Errorf("certificate after the restore %+v, was %+v", c, served)
+			}
+			if n := ca.Orders(); n != orders {
+				t.Errorf("Pebble has %d orders, had %d: the restored guest ordered its certificate again", n, orders)
+			}
+			// The gate commits once the gateway is healthy, in the background.
+			journal := m2.hostPath(stateDir + "/restore/journal.json")
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+				_, err := os.Stat(journal)
+				if os.IsNotExist(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					log, _ := m2.g("journalctl", "--no-pager", "-q", "-o", "cat", "-u", "openclawd")
+					t.Fatalf("%s/restore/journal.json is still there a minute after healthy (%v):\n%s", stateDir, err, tail(log, 30))
+				}
+			}
+			if log := m2.must("journalctl", "--no-pager", "-q", "-o", "cat", "-u", "openclawd"); !strings.Contains(log, "restore passed its health gate") {
+				t.Errorf("openclawd's journal does not say the restore passed its health gate:\n%s", tail(log, 30))
+			}
+		}},
 	})
-	t.Logf("figures (real gateway): boot to running %v; dpkg -i + runtime seed %v; setup to healthy %v; reboot to healthy %v",
-		bootToRunning.Round(time.Millisecond), install.Round(time.Millisecond), setup.Round(time.Millisecond), reboot.Round(time.Millisecond))
+	t.Logf("figures (real gateway): boot to running %v; dpkg -i + runtime seed %v; setup to healthy %v; reboot to healthy %v; backup %v; fresh guest boot to healthy on the restore %v",
+		bootToRunning.Round(time.Millisecond), install.Round(time.Millisecond), setup.Round(time.Millisecond), reboot.Round(time.Millisecond),
+		backupTook.Round(time.Millisecond), restoreToHealthy.Round(time.Millisecond))
+}
+
+// keptFile is a file from the first guest, kept on the host for the
+// fresh one: where it goes, with what owner and mode.
+type keptFile struct{ dst, host, owner, mode string }
+
+// seedRuntime unpacks the provisioned runtime into the guest's state dir
+// (openclawd stopped: offline, it would retry its download).
+func (m *machine) seedRuntime(rt string) {
+	m.t.Helper()
+	dst := m.hostPath(stateDir + "/runtime")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "--numeric-owner", "-I", "zstd", "-C", dst, "-xpf", rt).CombinedOutput(); err != nil {
+		m.t.Fatalf("seeding the runtime: %v\n%s", err, out)
+	}
+	m.must("chown", "-R", "openclawd:openclawd", stateDir+"/runtime")
 }
