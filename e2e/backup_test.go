@@ -204,7 +204,7 @@ backup:
 	t.Run("a restore the gateway cannot start on is undone", func(t *testing.T) {
 		in.t = t
 		good := filepath.Join(state, "backups", archives(t, state)[0])
-		bad := filepath.Join(in.dir, "bad"+backup.Suffix)
+		bad := filepath.Join(keyDir, "bad"+backup.Suffix) // root's alone: restore hands it over
 		rewriteGatewayConfig(t, good, bad, func(b []byte) []byte {
 			return bytes.Replace(b, []byte("{"), []byte("{\n  \"openclawdBogusKey\": true,"), 1)
 		})
@@ -223,7 +223,7 @@ backup:
 
 	t.Run("a restore on a stopped openclawd that fails its gate is undone at the start", func(t *testing.T) {
 		in.t = t
-		bad := filepath.Join(in.dir, "bad"+backup.Suffix)
+		bad := filepath.Join(keyDir, "bad"+backup.Suffix) // root's alone: restore hands it over
 		if rc := in.stop(); rc != 0 {
 			t.Fatalf("stop: %d", rc)
 		}

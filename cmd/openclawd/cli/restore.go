@@ -18,6 +18,7 @@ import (
 	"github.com/openclawd/openclawd/backup/target"
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
+	svcuser "github.com/openclawd/openclawd/internal/account"
 	"github.com/openclawd/openclawd/internal/privdrop"
 	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/localapi/apitype"
@@ -44,7 +45,7 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclawd restore: name the archive: a path, a name from `openclawd backup list`, or latest (with --from NAME for a backup target)\n")
 		return ExitUsage
 	}
-	if rc, done := asServiceUserWithIdentity(cfg, "restore", pos, args, stdout, stderr); done {
+	if rc, done := asServiceUserWithIdentity(cfg, "restore", pos, *from, args, stdout, stderr); done {
 		return rc
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -197,7 +198,7 @@ func backupVerifyCmd(args []string, stdout, stderr io.Writer) int {
 	if pos == "" {
 		pos = "latest"
 	}
-	if rc, done := asServiceUserWithIdentity(cfg, "backup verify", pos, args, stdout, stderr); done {
+	if rc, done := asServiceUserWithIdentity(cfg, "backup verify", pos, *from, args, stdout, stderr); done {
 		return rc
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -279,9 +280,11 @@ func countFiles(root string) (int, error) {
 	return n, err
 }
 
-// asServiceUserWithIdentity is asServiceUser for commands that take
-// --identity: root reads the key file and hands it over on stdin.
-func asServiceUserWithIdentity(cfg *config.Config, cmd, pos string, args []string, stdout, stderr io.Writer) (int, bool) {
+// asServiceUserWithIdentity is asServiceUser for commands that take an
+// archive and --identity: root reads the key file and hands it over on
+// stdin, and an archive outside the state dir (in /root, say, where the
+// service user cannot look) is copied for it into a directory of its own.
+func asServiceUserWithIdentity(cfg *config.Config, cmd, pos, from string, args []string, stdout, stderr io.Writer) (int, bool) {
 	if os.Geteuid() != 0 || cfg.User == "root" {
 		return 0, false
 	}
@@ -291,7 +294,67 @@ func asServiceUserWithIdentity(cfg *config.Config, cmd, pos string, args []strin
 		fmt.Fprintf(stderr, "openclawd: %v\n", err)
 		return ExitUsage, true
 	}
+	if from == "" && pos != "latest" && !insideDir(cfg.StateDir, pos) {
+		if fi, err := os.Stat(pos); err == nil && fi.Mode().IsRegular() {
+			copied, cleanup, err := handOver(cfg, pos)
+			if err != nil {
+				fmt.Fprintf(stderr, "openclawd: %v\n", err)
+				return ExitFailure, true
+			}
+			defer cleanup()
+			pos = copied
+		}
+	}
 	argv := append(strings.Fields(cmd), pos)
 	argv = append(argv, withConfigArg(rest, cfg)...)
 	return asServiceUser(cfg, argv, stderr, privdrop.Options{Stdout: stdout, Stdin: stdin})
+}
+
+// insideDir reports whether path is dir or beneath it.
+func insideDir(dir, path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(dir, abs)
+	return err == nil && !strings.HasPrefix(rel, "..")
+}
+
+// handOver copies the archive at path (root's to read) into a new private
+// directory under the system's temp dir, both the service user's, for the
+// command it runs as that user; cleanup removes them.
+func handOver(cfg *config.Config, path string) (string, func(), error) {
+	acct, err := svcuser.Lookup(cfg.User)
+	if err != nil {
+		return "", nil, err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer src.Close()
+	dir, err := os.MkdirTemp("", "openclawd-restore-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	dst := filepath.Join(dir, filepath.Base(path))
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = io.Copy(f, src)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Chown(dst, acct.UID, acct.GID)
+	}
+	if err == nil {
+		err = os.Chown(dir, acct.UID, acct.GID)
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("handing %s to the service user %s: %w", path, acct.Name, err)
+	}
+	return dst, cleanup, nil
 }
