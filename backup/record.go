@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/statedir"
 )
 
@@ -71,5 +72,5 @@ func Note(l statedir.Layout, dest string, a Attempt) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(recordPath(l), b)
+	return fsutil.WriteFileAtomic(recordPath(l), b, 0o600)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/statedir"
 )
 
@@ -189,7 +190,7 @@ func writeJournal(l statedir.Layout, j *Journal) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(journalPath(l), b); err != nil {
+	if err := fsutil.WriteFileAtomic(journalPath(l), b, 0o600); err != nil {
 		return fmt.Errorf("restore: writing the journal: %w", err)
 	}
 	return nil
@@ -200,30 +201,5 @@ func removeJournal(l statedir.Layout) error {
 		return fmt.Errorf("restore: removing the journal: %w", err)
 	}
 	syncDir(l.Restore())
-	return nil
-}
-
-// writeAtomic replaces path with b: a synced temp file renamed over it.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
 	return nil
 }
