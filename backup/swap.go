@@ -117,6 +117,9 @@ func Undo(l statedir.Layout, j *Journal) error {
 			}
 		}
 		if exists(aside) {
+			// A start that found the item missing made it anew, empty
+			// (statedir's Ensure): that one gives way.
+			_ = os.Remove(live)
 			if err := os.Rename(aside, live); err != nil {
 				return fmt.Errorf("undoing the restore: putting %s back: %w", it, err)
 			}

@@ -539,3 +539,44 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// TestInterruptedRestoreIsUndone: openclawd died in the middle of a
+// restore's swap (the live state moved aside, the restored one not yet in
+// place). The next start puts the previous state back before the gateway
+// runs, and says so.
+func TestInterruptedRestoreIsUndone(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t, opts{})
+	in.waitHealthy()
+	if rc := in.stop(); rc != 0 {
+		t.Fatalf("stop: %d", rc)
+	}
+	state := filepath.Join(in.dir, "state")
+	restore := filepath.Join(state, "restore")
+	writeFile(t, filepath.Join(state, "openclaw", "marker"), "the previous state\n", 0o600, serviceIDs.uid)
+	staged, aside := filepath.Join(restore, "staged-x"), filepath.Join(restore, "before-x")
+	for _, d := range []string{filepath.Join(staged, "openclaw"), aside} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(staged, "openclaw", "marker"), "the restored state\n", 0o600, serviceIDs.uid)
+	// Killed between its two renames of openclaw/.
+	if err := os.Rename(filepath.Join(state, "openclaw"), filepath.Join(aside, "openclaw")); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := json.Marshal(backup.Journal{ID: "x", Phase: backup.PhaseSwapping, Archive: "a.tar", Staged: staged, Aside: aside, Swapped: []string{"openclaw"}})
+	writeFile(t, filepath.Join(restore, "journal.json"), string(j), 0o600, serviceIDs.uid)
+
+	in.start()
+	in.waitHealthy()
+	if got := readFile(t, filepath.Join(state, "openclaw", "marker")); got != "the previous state\n" {
+		t.Errorf("marker = %q; want the previous state back", got)
+	}
+	if _, err := os.Stat(filepath.Join(restore, "journal.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("journal: %v; want it gone", err)
+	}
+	if !strings.Contains(in.stderr.String(), "a restore was interrupted while swapping; the previous state is back") {
+		t.Errorf("not said:\n%s", in.stderr.String())
+	}
+}
