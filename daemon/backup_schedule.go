@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/openclawd/openclawd/backup"
@@ -57,6 +58,9 @@ func (d *Daemon) scheduleBackups(ctx context.Context) {
 		d.backingUp.Store(true)
 		done, err := d.sup.StartExempt(cmd)
 		if err == nil {
+			// Below the gateway: a backup must not slow the bot's replies.
+			// What it starts (the openclaw CLI) inherits this.
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, 10)
 			err = cmd.Wait()
 			done()
 		}
