@@ -97,6 +97,7 @@ func cleanStatus(st apitype.Status) apitype.Status {
 	}
 	if st.Backup != nil {
 		b := *st.Backup
+		b.Every = c(b.Every)
 		b.Local = cleanAttempt(b.Local)
 		if b.Targets != nil {
 			t := map[string]*apitype.BackupAttempt{}
