@@ -110,14 +110,14 @@ type Supervisor struct {
 
 	subreaper bool // set by Start when the kernel accepted it
 
-	mu     sync.Mutex // guards st, starts and resume
-	st     Status
-	starts int
+	mu       sync.Mutex // guards st, starts and resume
+	st       Status
+	starts   int
 	exemptMu sync.Mutex // held while an exempt process starts, and while exempt is read
 	exempt   map[int]bool
 
 	// resume is non-nil while paused; Resume closes it.
-	resume chan struct{}
+	resume   chan struct{}
 	pauseWhy string
 }
 
