@@ -47,15 +47,18 @@ func SortNewest(a []Archive) {
 	slices.SortFunc(a, func(x, y Archive) int { return y.Created.Compare(x.Created) })
 }
 
-// Prune picks which archives go under keep: the newest archive of each of
-// the last keep.Daily days, keep.Weekly ISO weeks and keep.Monthly
-// months (UTC) stays, as does the newest overall; the rest are returned.
+// Prune picks which archives go under keep: the keep.Last newest, and the
+// newest archive of each of the last keep.Daily days, keep.Weekly ISO
+// weeks and keep.Monthly months (UTC) that have one, stay, as does the
+// newest overall; the rest are returned.
 func Prune(archives []Archive, keep config.Keep) []Archive {
 	a := slices.Clone(archives)
 	SortNewest(a)
 	kept := map[string]bool{}
-	if len(a) > 0 {
-		kept[a[0].Name] = true
+	for i, x := range a {
+		if i == 0 || i < keep.Last {
+			kept[x.Name] = true
+		}
 	}
 	bucket := func(n int, key func(time.Time) string) {
 		seen := map[string]bool{}

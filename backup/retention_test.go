@@ -65,6 +65,9 @@ func TestPrune(t *testing.T) {
 			at("2027-02-01T00:00:00Z"), at("2027-01-31T23:59:59Z"), at("2027-01-01T00:00:00Z"),
 			at("2026-12-31T23:59:59Z"), at("2026-11-15T00:00:00Z"),
 		}, config.Keep{Monthly: 3}, []time.Time{at("2027-02-01T00:00:00Z"), at("2027-01-31T23:59:59Z"), at("2026-12-31T23:59:59Z")}},
+		{"last: the newest N, several a day", []time.Time{
+			at("2026-12-06T09:00:00Z"), at("2026-12-06T08:00:00Z"), at("2026-12-06T03:00:00Z"), at("2026-12-05T03:00:00Z"),
+		}, config.Keep{Last: 2, Daily: 2}, []time.Time{at("2026-12-06T09:00:00Z"), at("2026-12-06T08:00:00Z"), at("2026-12-05T03:00:00Z")}},
 		{"more kept than there are", daily[len(daily)-3:], config.Keep{Daily: 7, Weekly: 4, Monthly: 6}, daily[len(daily)-3:]},
 		{"grandfather-father-son", daily, config.Keep{Daily: 7, Weekly: 4, Monthly: 3}, []time.Time{
 			day("2026-12-06"), day("2026-12-05"), day("2026-12-04"), day("2026-12-03"), day("2026-12-02"),

@@ -26,10 +26,12 @@ type Backup struct {
 	Targets []BackupTarget `yaml:"targets"`
 }
 
-// Keep is a grandfather-father-son retention: the newest archive of each
-// of the last Daily days, Weekly ISO weeks and Monthly months is kept
-// (default 7, 4, 6). The newest archive is always kept.
+// Keep is a grandfather-father-son retention, as restic's forget: the Last
+// newest archives, and the newest archive of each of the last Daily days,
+// Weekly ISO weeks and Monthly months are kept (default 3, 7, 4, 6). The
+// newest archive is always kept.
 type Keep struct {
+	Last    int `yaml:"last"`
 	Daily   int `yaml:"daily"`
 	Weekly  int `yaml:"weekly"`
 	Monthly int `yaml:"monthly"`
@@ -104,7 +106,7 @@ func (c *Config) validateBackup(bad func(key, format string, args ...any)) {
 	for _, k := range []struct {
 		key string
 		n   int
-	}{{"backup.keep.daily", b.Keep.Daily}, {"backup.keep.weekly", b.Keep.Weekly}, {"backup.keep.monthly", b.Keep.Monthly}} {
+	}{{"backup.keep.last", b.Keep.Last}, {"backup.keep.daily", b.Keep.Daily}, {"backup.keep.weekly", b.Keep.Weekly}, {"backup.keep.monthly", b.Keep.Monthly}} {
 		if k.n < 0 {
 			bad(k.key, "%d must be 0 or more", k.n)
 		}

@@ -235,7 +235,7 @@ func Default() *Config {
 			Group:  "openclawd",
 		},
 		TLS:    TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
-		Backup: Backup{Every: 24 * time.Hour, Keep: Keep{Daily: 7, Weekly: 4, Monthly: 6}, Recipients: []string{}, Targets: []BackupTarget{}},
+		Backup: Backup{Every: 24 * time.Hour, Keep: Keep{Last: 3, Daily: 7, Weekly: 4, Monthly: 6}, Recipients: []string{}, Targets: []BackupTarget{}},
 	}
 }
 
