@@ -40,6 +40,7 @@ type Result struct {
 	Path     string
 	Size     int64
 	Took     time.Duration
+	Openclaw time.Duration // of Took: OpenClaw's own backup create --verify
 	Manifest Manifest
 }
 
@@ -75,10 +76,12 @@ func Create(ctx context.Context, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("backup: %w", err)
 	}
 	defer os.RemoveAll(scratch)
+	ocStart := time.Now()
 	innerPath, err := openclawArchive(ctx, o, scratch)
 	if err != nil {
 		return Result{}, err
 	}
+	ocTook := time.Since(ocStart)
 
 	created := now().UTC().Truncate(time.Second)
 	final := filepath.Join(dir, archiveName(created))
@@ -102,7 +105,7 @@ func Create(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Path: final, Size: fi.Size(), Took: time.Since(start), Manifest: m}, nil
+	return Result{Path: final, Size: fi.Size(), Took: time.Since(start), Openclaw: ocTook, Manifest: m}, nil
 }
 
 // openclawArchive runs `openclaw backup create --verify` into scratch and

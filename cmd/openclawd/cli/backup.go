@@ -78,7 +78,7 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		if *scheduled {
 			fmt.Fprintf(stdout, "%s (%s, %s)\n", a.Path, mb(a.Size), a.Took.Round(time.Millisecond))
 		} else {
-			fmt.Fprintf(stdout, "backup   %s (%s, verified, %s)\n", a.Path, mb(a.Size), a.Took.Round(100*time.Millisecond))
+			fmt.Fprintf(stdout, "backup   %s (%s, verified, %s, of which openclaw's own backup %s)\n", a.Path, mb(a.Size), a.Took.Round(100*time.Millisecond), a.Openclaw.Round(100*time.Millisecond))
 			fmt.Fprintf(stdout, "holds    openclaw %s state: openclaw.json, %d databases, %d files (%s)%s\n",
 				m.OpenclawVersion, len(m.Gateway.Databases), m.Gateway.Files, mb(m.Gateway.Bytes), holdsExtra(m))
 		}
