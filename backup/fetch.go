@@ -3,6 +3,8 @@ package backup
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,15 +39,15 @@ func Latest(ctx context.Context, t target.Target) (string, error) {
 // Fetch downloads the archive name from t into dir, decrypting an .age
 // copy with ids, and returns its path. It writes a partial file first and
 // renames it only once whole: an interrupted download leaves nothing that
-// could be mistaken for an archive.
+// could be mistaken for an archive. The copy is always read in full (a
+// verify of it must not stop at a local archive of the same name); one
+// here already is kept if it has the same bytes, and a different one of
+// the same name is an error.
 func Fetch(ctx context.Context, t target.Target, name string, ids []age.Identity, dir string) (string, error) {
 	if _, ok := ArchiveTime(name); !ok || strings.ContainsAny(name, "/\\") {
 		return "", fmt.Errorf("%q is not an archive name (openclawd-backup-<time>.tar[.age]); `openclawd backup list --from %s` lists them", name, t.Name())
 	}
 	final := filepath.Join(dir, strings.TrimSuffix(name, ".age"))
-	if _, err := os.Lstat(final); err == nil {
-		return final, nil // here already: the copy came from this one
-	}
 	rc, err := t.Open(ctx, name)
 	if err != nil {
 		return "", err
@@ -73,11 +75,39 @@ func Fetch(ctx context.Context, t target.Target, name string, ids []age.Identity
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
+	if _, err := os.Lstat(final); err == nil {
+		if same, err := sameBytes(tmp.Name(), final); err != nil || !same {
+			return "", fmt.Errorf("%s here differs from the copy at %s (another host's archive of the same second?): move it away and try again", final, t.Name())
+		}
+		return final, nil
+	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return "", err
 	}
 	syncDir(dir)
 	return final, nil
+}
+
+func sameBytes(a, b string) (bool, error) {
+	ha, err := fileSum(a)
+	if err != nil {
+		return false, err
+	}
+	hb, err := fileSum(b)
+	return ha == hb, err
+}
+
+func fileSum(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ExtractInner copies OpenClaw's own archive out of an openclawd archive

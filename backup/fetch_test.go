@@ -95,12 +95,24 @@ func TestFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(p, older.Path)
-	// Here already: not fetched again (the target's copy is gone).
+	// Here already with the same bytes: read in full again, kept.
+	if p2, err := Fetch(ctx, plain, filepath.Base(older.Path), nil, dir); err != nil || p2 != p {
+		t.Errorf("Fetch of one here already = %s, %v", p2, err)
+	}
+	// The copy is read even so: a verify --from must see the target's.
 	if err := plain.Delete(ctx, filepath.Base(older.Path)); err != nil {
 		t.Fatal(err)
 	}
-	if p2, err := Fetch(ctx, plain, filepath.Base(older.Path), nil, dir); err != nil || p2 != p {
-		t.Errorf("Fetch of one here already = %s, %v", p2, err)
+	if _, err := Fetch(ctx, plain, filepath.Base(older.Path), nil, dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Fetch of a copy gone from the target, with one here: %v", err)
+	}
+	// A different archive of the same name here is not overwritten.
+	write(t, p, []byte("another host's"))
+	if err := plain.Put(ctx, filepath.Base(older.Path), strings.NewReader(string(readAll(t, older.Path))), -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fetch(ctx, plain, filepath.Base(older.Path), nil, dir); err == nil || !strings.Contains(err.Error(), "differs from the copy") {
+		t.Errorf("Fetch over a different archive of the same name: %v", err)
 	}
 
 	// Not an archive's name.
@@ -130,4 +142,13 @@ func TestFetch(t *testing.T) {
 	if n := names(t, dir); len(n) != 0 {
 		t.Errorf("left behind: %q", n)
 	}
+}
+
+func readAll(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
