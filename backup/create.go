@@ -359,7 +359,20 @@ var ErrBusy = errors.New("backup: another backup or restore is running; wait for
 // backup or restore that holds it: one at a time, so no archive is made of
 // a state being swapped, and a manual backup waits for a scheduled one.
 func Lock(ctx context.Context, l statedir.Layout, wait time.Duration) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(l.Backups(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	return lockFile(ctx, filepath.Join(l.Backups(), ".lock"), wait, ErrBusy)
+}
+
+// ErrRunning is an openclawd running on the state dir.
+var ErrRunning = errors.New("openclawd runs on this state dir (or is starting): it does the swap itself; try again in a moment")
+
+// LockState is held by a running openclawd for its whole life, and by an
+// offline restore while it swaps: the two never touch the state at once.
+func LockState(ctx context.Context, l statedir.Layout, wait time.Duration) (unlock func(), err error) {
+	return lockFile(ctx, filepath.Join(l.Restore(), ".state.lock"), wait, ErrRunning)
+}
+
+func lockFile(ctx context.Context, path string, wait time.Duration, busy error) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -367,7 +380,7 @@ func Lock(ctx context.Context, l statedir.Layout, wait time.Duration) (unlock fu
 	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			f.Close()
-			return nil, ErrBusy
+			return nil, busy
 		}
 		select {
 		case <-ctx.Done():

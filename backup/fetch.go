@@ -59,7 +59,7 @@ func Fetch(ctx context.Context, t target.Target, name string, ids []age.Identity
 			return "", err
 		}
 	}
-	tmp, err := os.CreateTemp(dir, ".partial-fetch-")
+	tmp, err := os.CreateTemp(dir, ".fetch-") // not .partial-*: a backup's cleanup removes those
 	if err != nil {
 		return "", err
 	}
@@ -74,6 +74,11 @@ func Fetch(ctx context.Context, t target.Target, name string, ids []age.Identity
 	}
 	if err := tmp.Close(); err != nil {
 		return "", err
+	}
+	// Only a whole archive gets an archive's name (and counts for
+	// retention and latest).
+	if _, err := Verify(tmp.Name(), VerifyOptions{}); err != nil {
+		return "", fmt.Errorf("the copy of %s at %s: %w", name, t.Name(), err)
 	}
 	if _, err := os.Lstat(final); err == nil {
 		if same, err := sameBytes(tmp.Name(), final); err != nil || !same {

@@ -73,6 +73,9 @@ func (s *Staged) extract(archive string) error {
 			return err
 		}
 		var dst string
+		if h.Name != ManifestName && knownMember(h.Name) != nil {
+			return knownMember(h.Name) // Verify refused it already; never extract it
+		}
 		switch {
 		case h.Name == ManifestName:
 			continue

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,9 +29,12 @@ type Journal struct {
 	Swapped []string  `json:"swapped"` // items swapped so far
 }
 
+// journalID is a restore's id: the backup's time and a random suffix.
+var journalID = regexp.MustCompile(`^[0-9A-Za-z]+(-[0-9]+)?$`)
+
 // Journal phases.
 const (
-	PhaseSwapping = "swapping" // items are being swapped: undo at the next start
+	PhaseSwapping = "swapping" // items are being swapped, or swapped back: undo at the next start
 	PhaseGate     = "gate"     // all swapped: the next gateway start must become healthy
 )
 
@@ -49,9 +53,11 @@ func Pending(l statedir.Layout) (*Journal, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return nil, fmt.Errorf("restore journal %s is damaged (%v): move it away and check %s by hand", journalPath(l), err, l.Restore())
 	}
-	for _, p := range []string{j.Staged, j.Aside} {
-		if filepath.Dir(p) != l.Restore() {
-			return nil, fmt.Errorf("restore journal %s names %s, outside %s: move it away and check by hand", journalPath(l), p, l.Restore())
+	// Undo renames and removes what the journal names: only the restore's
+	// own two directories, by their exact names.
+	for _, p := range []struct{ path, want string }{{j.Staged, "staged-" + j.ID}, {j.Aside, "before-" + j.ID}} {
+		if !journalID.MatchString(j.ID) || filepath.Dir(p.path) != l.Restore() || filepath.Base(p.path) != p.want {
+			return nil, fmt.Errorf("restore journal %s names %s, not %s: move it away and check by hand", journalPath(l), p.path, filepath.Join(l.Restore(), p.want))
 		}
 	}
 	for _, it := range j.Swapped {
@@ -103,17 +109,28 @@ func Activate(l statedir.Layout, s Staged, archive string) (*Journal, error) {
 // restore/before-<id>, and the restored one goes to restore/failed-<id>
 // for a look. It is safe to run again after an interruption.
 func Undo(l statedir.Layout, j *Journal) error {
+	// Should this be cut short, the next start must undo, not gate.
+	if j.Phase != PhaseSwapping {
+		j.Phase = PhaseSwapping
+		if err := writeJournal(l, j); err != nil {
+			return err
+		}
+	}
 	failed := filepath.Join(l.Restore(), "failed-"+j.ID)
 	if err := os.MkdirAll(failed, 0o700); err != nil {
 		return fmt.Errorf("undoing the restore: %w", err)
 	}
 	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	// Every item is tried, whatever failed before it: stopping at the
+	// first would leave the others restored, a mix of two states.
+	var errs []error
 	for _, it := range slices.Backward(j.Swapped) {
 		live, aside, staged, gone := filepath.Join(l.Root, it), filepath.Join(j.Aside, it), filepath.Join(j.Staged, it), filepath.Join(failed, it)
 		// While the staged item is still staged, live is the original.
 		if !exists(staged) && !exists(gone) {
 			if err := os.Rename(live, gone); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("undoing the restore: moving the restored %s away: %w", it, err)
+				errs = append(errs, fmt.Errorf("moving the restored %s away: %w", it, err))
+				continue
 			}
 		}
 		if exists(aside) {
@@ -121,9 +138,13 @@ func Undo(l statedir.Layout, j *Journal) error {
 			// (statedir's Ensure): that one gives way.
 			_ = os.Remove(live)
 			if err := os.Rename(aside, live); err != nil {
-				return fmt.Errorf("undoing the restore: putting %s back: %w", it, err)
+				errs = append(errs, fmt.Errorf("putting %s back: %w", it, err))
 			}
 		}
+	}
+	if len(errs) > 0 {
+		// The journal stays: the next start tries again.
+		return fmt.Errorf("undoing the restore: %w", errors.Join(errs...))
 	}
 	syncDir(l.Root)
 	// The journal goes before the staged dir: a staged item still there is
@@ -137,30 +158,38 @@ func Undo(l statedir.Layout, j *Journal) error {
 }
 
 // Commit ends a restore that passed its health gate. The previous state
-// stays in restore/before-<id>; older ones than the last two go.
+// stays in restore/before-<id>, with the one before it.
 func Commit(l statedir.Layout, j *Journal) error {
 	_ = os.RemoveAll(j.Staged)
 	if err := removeJournal(l); err != nil {
 		return err
 	}
-	// This restore's previous state stays, and the newest other one. Their
-	// names carry the restored backup's time, not the restore's: an older
-	// backup may be restored after a newer one, so they go by when they
-	// were made.
+	// This restore's previous state stays, and the newest other one; of
+	// failed restores (copies of archives), the newest. Their names carry
+	// the restored backup's time, not the restore's: an older backup may
+	// be restored after a newer one, so they go by when they were made.
+	prune(l, "before-", filepath.Base(j.Aside))
+	prune(l, "failed-", "")
+	return nil
+}
+
+// prune keeps keep and the newest other directory of restore/ named
+// prefix*, and removes the rest.
+func prune(l statedir.Layout, prefix, keep string) {
 	ents, _ := os.ReadDir(l.Restore())
-	type kept struct {
+	type dir struct {
 		name string
 		made time.Time
 	}
-	var others []kept
+	var others []dir
 	for _, e := range ents {
-		if (strings.HasPrefix(e.Name(), "before-") || strings.HasPrefix(e.Name(), "failed-")) && e.Name() != filepath.Base(j.Aside) {
+		if strings.HasPrefix(e.Name(), prefix) && e.Name() != keep {
 			if fi, err := e.Info(); err == nil {
-				others = append(others, kept{e.Name(), fi.ModTime()})
+				others = append(others, dir{e.Name(), fi.ModTime()})
 			}
 		}
 	}
-	slices.SortFunc(others, func(a, b kept) int { // newest first
+	slices.SortFunc(others, func(a, b dir) int { // newest first
 		if c := b.made.Compare(a.made); c != 0 {
 			return c
 		}
@@ -169,7 +198,6 @@ func Commit(l statedir.Layout, j *Journal) error {
 	for _, d := range others[min(1, len(others)):] {
 		_ = os.RemoveAll(filepath.Join(l.Restore(), d.name))
 	}
-	return nil
 }
 
 // CleanStaged removes staged directories no journal names: what an

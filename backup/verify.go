@@ -93,9 +93,12 @@ func VerifyReader(r io.Reader, o VerifyOptions) (Manifest, error) {
 			}
 			continue
 		}
+		if err := knownMember(h.Name); err != nil {
+			return damaged(err)
+		}
 		sum := sha256.New()
 		body := io.TeeReader(tr, sum)
-		if strings.HasPrefix(h.Name, gatewayDir) && strings.HasSuffix(h.Name, ".tar.gz") {
+		if strings.HasPrefix(h.Name, gatewayDir) {
 			if in != nil {
 				return damaged(errors.New("it holds two OpenClaw archives"))
 			}
@@ -177,6 +180,20 @@ func holdsLive(m Manifest, live Content, liveDir string) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the archive lacks databases the live state has: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// knownMember refuses a member this openclawd never writes: one OpenClaw
+// archive directly under openclaw/, the token, Caddy's files and the two
+// config files. Restore extracts nothing else, and relies on it.
+func knownMember(name string) error {
+	switch {
+	case name == secretsDir+"gateway-token", name == configName, name == envName:
+	case strings.HasPrefix(name, caddyDir) && len(name) > len(caddyDir):
+	case strings.HasPrefix(name, gatewayDir) && strings.HasSuffix(name, ".tar.gz") && !strings.Contains(name[len(gatewayDir):], "/"):
+	default:
+		return fmt.Errorf("%s is not a member an openclawd archive has", name)
 	}
 	return nil
 }

@@ -143,7 +143,10 @@ func TestVerifyMembers(t *testing.T) {
 		fix  func(*Manifest) // nil: the manifest as Create wrote it
 		want string
 	}{
-		{"extra member", before(reg("secrets/extra", "x")), nil, "secrets/extra is not in its manifest"},
+		{"extra member", before(reg("caddy/extra", "x")), nil, "caddy/extra is not in its manifest"},
+		{"unknown member", before(reg("secrets/extra", "x")), nil, "secrets/extra is not a member an openclawd archive has"},
+		{"a second file under openclaw/", before(reg("openclaw/b", "x")), nil, "openclaw/b is not a member an openclawd archive has"},
+		{"an OpenClaw archive in a subdirectory", before(reg("openclaw/x/a.tar.gz", "x")), nil, "openclaw/x/a.tar.gz is not a member"},
 		{"missing member", without("secrets/gateway-token"), nil, "secrets/gateway-token is missing"},
 		{"missing OpenClaw archive", without(inName), func(*Manifest) {}, "it holds no OpenClaw archive"},
 		{"no manifest", without(ManifestName), nil, "it has no manifest"},

@@ -67,14 +67,14 @@ func (d *Daemon) scheduleBackups(ctx context.Context) {
 		d.backingUp.Store(false)
 		if err != nil {
 			// Said once per distinct failure; status shows it until fixed.
-			if msg := out.String(); msg != lastErr {
-				d.log.Error("scheduled backup failed; retrying in 30m", "err", err, "output", msg)
+			if msg := d.secrets.Redact(out.String()); msg != lastErr {
+				d.log.Error("scheduled backup failed; `openclawd status` shows it, and it is tried again later", "err", err, "output", msg)
 				lastErr = msg
 			}
 			continue
 		}
 		lastErr = ""
-		d.log.Info("scheduled backup done", "output", out.String())
+		d.log.Info("scheduled backup done", "output", d.secrets.Redact(out.String()))
 	}
 }
 

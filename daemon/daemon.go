@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/backup"
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/embedcaddy"
 	"github.com/openclawd/openclawd/health"
@@ -167,6 +168,16 @@ func (d *Daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The state lock is held for the daemon's life: an offline restore
+	// waits for no one and swaps only while it is free.
+	unlockState, err := backup.LockState(ctx, cfg.Layout(), 5*time.Minute)
+	if err != nil {
+		return fmt.Errorf("%w (another openclawd, or an offline restore that did not finish)", err)
+	}
+	defer unlockState()
+	// An interrupted restore is finished or undone before Caddy (which
+	// would recreate its storage) or the gateway touches the state.
+	pending := d.recoverRestore()
 	d.caddyLimit = logpipe.Limit(d.log.Handler(), cfg.Logs.MaxLinesPerMinute, cfg.Logs.Burst, time.Minute)
 	d.caddyLog = slog.New(d.caddyLimit) // embedcaddy adds component=caddy
 	// Caddy first: a port that is taken or can't be bound stops openclawd
@@ -184,13 +195,22 @@ func (d *Daemon) run(ctx context.Context) error {
 	}
 	// Everything the API reads exists now; serve it, then start the gateway
 	// (on a restore's state, if one is waiting for its health gate).
-	pending := d.recoverRestore()
 	_ = d.api.Start(ctx)
+	// The gate holds the backups lock, as a restore does: no backup is
+	// made of a state that may yet be swapped back.
+	var unlockGate func()
+	if pending != nil {
+		if unlockGate, err = backup.Lock(ctx, cfg.Layout(), 0); err != nil {
+			d.log.Warn("a backup holds the lock during the restore's health gate", "err", err)
+			unlockGate = func() {}
+		}
+	}
 	_ = d.sup.Start(ctx)
 	if pending != nil {
 		d.restoring.Store(true)
 		go func() {
 			defer d.restoring.Store(false)
+			defer unlockGate()
 			if err := d.gate(pending); err != nil {
 				d.log.Error("restore undone", "err", err)
 			}

@@ -16,8 +16,8 @@ import (
 // and the front end stay up), it swaps in a restore that `openclawd
 // restore` staged, starts the gateway and holds the health gate. If the
 // gateway does not come up, the previous state goes back, and the error
-// says why.
-func (d *Daemon) Restore(staged, archive string) (string, error) {
+// says why. ctx is the caller's: gone before the swap, nothing happens.
+func (d *Daemon) Restore(ctx context.Context, staged, archive string) (string, error) {
 	l := d.config().Layout()
 	if filepath.Dir(staged) != l.Restore() || !strings.HasPrefix(filepath.Base(staged), "staged-") {
 		return "", fmt.Errorf("%s is not a staged restore in %s", staged, l.Restore())
@@ -26,16 +26,19 @@ func (d *Daemon) Restore(staged, archive string) (string, error) {
 		return "", errors.New("a restore is running already")
 	}
 	defer d.restoring.Store(false)
-	unlock, err := backup.Lock(context.Background(), l, 10*time.Minute) // a backup in progress finishes first
+	unlock, err := backup.Lock(ctx, l, 10*time.Minute) // a backup in progress finishes first
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
 	cfg := d.config()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+30*time.Second)
+	pctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+30*time.Second)
 	defer cancel()
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("restore abandoned before anything changed: %w", ctx.Err())
+	}
 	d.log.Info("restoring", "archive", archive)
-	if err := d.sup.Pause(ctx, "restoring "+filepath.Base(archive)); err != nil {
+	if err := d.sup.Pause(pctx, "restoring "+filepath.Base(archive)); err != nil {
 		d.sup.Resume()
 		return "", err
 	}
@@ -43,7 +46,7 @@ func (d *Daemon) Restore(staged, archive string) (string, error) {
 	if err != nil {
 		if j != nil {
 			if uerr := backup.Undo(l, j); uerr != nil {
-				err = errors.Join(err, uerr)
+				return "", d.stuck(fmt.Errorf("%w; undoing it failed too: %w", err, uerr))
 			}
 		}
 		d.sup.Resume()
@@ -55,6 +58,16 @@ func (d *Daemon) Restore(staged, archive string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("restored %s: the gateway is healthy on it; the previous state is kept in %s", filepath.Base(archive), j.Aside), nil
+}
+
+// stuck keeps the gateway from starting on a state that is neither the
+// restored one nor the previous one, and says so in status and the log.
+func (d *Daemon) stuck(err error) error {
+	l := d.config().Layout()
+	err = fmt.Errorf("%w: the gateway stays stopped rather than run on a mix of two states; fix the cause (see %s), then restart openclawd, which undoes the restore first", err, l.Restore())
+	d.sup.Hold(err.Error())
+	d.log.Error("restore could not be undone", "err", err)
+	return err
 }
 
 // afterSwap makes the running daemon read what a swap replaced: Caddy's
@@ -105,12 +118,11 @@ func (d *Daemon) gate(j *backup.Journal) error {
 		d.sup.Resume()
 		return fmt.Errorf("the restored state failed (%s), and undoing it failed: %w", why, err)
 	}
-	err := backup.Undo(layout, j)
+	if err := backup.Undo(layout, j); err != nil {
+		return d.stuck(fmt.Errorf("the restored state failed (%s), and undoing it failed: %w", why, err))
+	}
 	d.afterSwap()
 	d.sup.Resume()
-	if err != nil {
-		return fmt.Errorf("the restored state failed (%s), and undoing it failed: %w; see %s", why, err, layout.Restore())
-	}
 	return fmt.Errorf("the gateway did not come up on the restored state: %s; the previous state is back, and the restored one is in %s", why, filepath.Join(layout.Restore(), "failed-"+j.ID))
 }
 
@@ -130,7 +142,7 @@ func (d *Daemon) recoverRestore() *backup.Journal {
 	}
 	if j.Phase != backup.PhaseGate {
 		if err := backup.Undo(l, j); err != nil {
-			d.log.Error("undoing an interrupted restore failed; see the restore directory", "archive", j.Archive, "err", err, "dir", l.Restore())
+			_ = d.stuck(fmt.Errorf("undoing an interrupted restore of %s failed: %w", j.Archive, err))
 		} else {
 			d.log.Warn("a restore was interrupted while swapping; the previous state is back", "archive", j.Archive)
 		}

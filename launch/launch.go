@@ -131,8 +131,13 @@ func Env(cfg *config.Config, base, fileEnv map[string]string, token string, pass
 	// What config refuses (config.Reserved) goes, should it get here, and
 	// so do service-manager markers and openclawd's own secrets (OPENCLAWD_*:
 	// backup credentials are not the agent's); openclawd's own values come last.
+	backupKeys := map[string]bool{}
+	for _, t := range cfg.Backup.Targets {
+		a, s := t.Keys()
+		backupKeys[a], backupKeys[s] = true, true
+	}
 	for k := range env {
-		if config.Reserved(k) || config.IsSupervisorMarker(k) || strings.HasPrefix(k, "OPENCLAWD_") {
+		if config.Reserved(k) || config.IsSupervisorMarker(k) || strings.HasPrefix(k, "OPENCLAWD_") || backupKeys[k] {
 			delete(env, k)
 		}
 	}

@@ -34,12 +34,15 @@ func testConfig(t *testing.T) *config.Config {
 func TestGateway(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Gateway.Env = map[string]string{"EXTRA": "x"}
+	cfg.Backup.Targets = []config.BackupTarget{{Name: "offsite", Type: "s3", AccessKeyEnv: "AWS_ACCESS_KEY_ID", SecretKeyEnv: "AWS_SECRET_ACCESS_KEY"}}
 	t.Setenv("INVOCATION_ID", "abc") // systemd's marker must not leak (§7)
 	t.Setenv("LANG", "C.UTF-8")
 	rt := &provision.Runtime{Node: node.Install{Dir: "/rt/node"}, Openclaw: openclaw.Install{Dir: "/rt/oc"}}
 	spec, err := Gateway(Input{Config: cfg, Runtime: rt, Token: "tok", FileEnv: map[string]string{
 		"OPENAI_API_KEY": "sk", "PATH": "/evil", "HOME": "/evil", "TMPDIR": "/evil", "OPENCLAW_STATE_DIR": "/evil",
 		"OPENCLAW_CONFIG_PATH": "/evil", "NODE_OPTIONS": "--require /evil", "OPENCLAW_GATEWAY_PORT": "1",
+		// Backup credentials are openclawd's, not the agent's.
+		"OPENCLAWD_S3_SECRET_ACCESS_KEY": "s3", "AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk3",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +70,9 @@ func TestGateway(t *testing.T) {
 		{"OPENCLAW_CONFIG_PATH", ""},
 		{"NODE_OPTIONS", ""},
 		{"INVOCATION_ID", ""},
+		{"OPENCLAWD_S3_SECRET_ACCESS_KEY", ""},
+		{"AWS_ACCESS_KEY_ID", ""},
+		{"AWS_SECRET_ACCESS_KEY", ""},
 	}
 	for _, tt := range tests {
 		if got := env[tt.key]; got != tt.want {

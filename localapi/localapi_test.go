@@ -51,7 +51,7 @@ type backend struct{ restarts, reloads int }
 func (b *backend) Status() apitype.Status  { return apitype.Status{State: "running", Healthy: true} }
 func (b *backend) Restart(string) error    { b.restarts++; return nil }
 func (b *backend) Reload() (string, error) { b.reloads++; return "reloaded", nil }
-func (b *backend) Restore(string, string) (string, error) {
+func (b *backend) Restore(context.Context, string, string) (string, error) {
 	return "", errors.New("not in this test")
 }
 

@@ -29,7 +29,8 @@ type Backend interface {
 	// Reload re-reads the config, as SIGHUP does, and says what it did.
 	Reload() (string, error)
 	// Restore swaps in a staged restore and holds its health gate.
-	Restore(staged, archive string) (string, error)
+	// ctx ends when the caller goes away.
+	Restore(ctx context.Context, staged, archive string) (string, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -184,7 +185,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: "a restore request names a staged directory"})
 		return
 	}
-	msg, err := s.b.Restore(req.Staged, req.Archive)
+	msg, err := s.b.Restore(r.Context(), req.Staged, req.Archive)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
 		return

@@ -223,11 +223,7 @@ func (s *Supervisor) update(f func(*Status)) {
 // the front end stay up: a restore swaps the gateway's state underneath.
 // It returns once no gateway process runs, or with ctx's error.
 func (s *Supervisor) Pause(ctx context.Context, reason string) error {
-	s.mu.Lock()
-	if s.resume == nil {
-		s.resume, s.pauseWhy = make(chan struct{}), reason
-	}
-	s.mu.Unlock()
+	s.Hold(reason)
 	s.Restart(reason)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
@@ -242,6 +238,17 @@ func (s *Supervisor) Pause(ctx context.Context, reason string) error {
 			return errors.New("pausing the gateway: openclawd is stopping")
 		case <-t.C:
 		}
+	}
+}
+
+// Hold is Pause without the wait, and without stopping a running gateway:
+// called before Start, no gateway starts until Resume (a state that must
+// not be run).
+func (s *Supervisor) Hold(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resume == nil {
+		s.resume, s.pauseWhy = make(chan struct{}), reason
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -246,11 +245,16 @@ func identityForChild(cfg *config.Config, args []string) ([]string, io.Reader, e
 		if path == "-" {
 			stdin = os.Stdin
 		} else if path != "" {
-			abs, _ := filepath.Abs(path)
-			if rel, err := filepath.Rel(cfg.StateDir, abs); err == nil && !strings.HasPrefix(rel, "..") {
-				return nil, nil, fmt.Errorf("%s is inside state_dir: the age identity must not live beside the backups; keep it off this host", path)
+			if insideDir(cfg.StateDir, path) {
+				return nil, nil, fmt.Errorf("%s is inside state_dir (or cannot be resolved): the age identity must not live beside the backups; keep it off this host", path)
 			}
-			b, err := os.ReadFile(path)
+			// Root reads it, so never through a link.
+			f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading the age identity: %w", err)
+			}
+			b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+			f.Close()
 			if err != nil {
 				return nil, nil, fmt.Errorf("reading the age identity: %w", err)
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,7 +86,10 @@ func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Wri
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	_, statusErr := client.Status(sctx)
 	cancel()
-	if statusErr == nil {
+	switch {
+	case statusErr != nil && !errors.Is(statusErr, localapi.ErrNotRunning):
+		return fmt.Errorf("cannot tell whether openclawd runs, so nothing was changed (%w); try again, or stop it first", statusErr)
+	case statusErr == nil:
 		fmt.Fprintf(stdout, "restoring: openclawd pauses the gateway, swaps the state in and waits for it to be healthy…\n")
 		rctx, cancel := context.WithTimeout(ctx, 2*cfg.Gateway.StopTimeout+cfg.Health.StartupTimeout+2*time.Minute)
 		defer cancel()
@@ -94,7 +98,13 @@ func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Wri
 			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", r.Message)
-	} else {
+	default:
+		// A starting openclawd holds the state lock: never swap under it.
+		unlockState, err := backup.LockState(ctx, l, 0)
+		if err != nil {
+			return err
+		}
+		defer unlockState()
 		unlock, err := backup.Lock(ctx, l, 10*time.Minute)
 		if err != nil {
 			return err
@@ -103,9 +113,11 @@ func restore(ctx context.Context, cfg *config.Config, path string, stdout io.Wri
 		j, err := backup.Activate(l, staged, path)
 		if err != nil {
 			if j != nil {
-				_ = backup.Undo(l, j)
+				if uerr := backup.Undo(l, j); uerr != nil {
+					return fmt.Errorf("%w; undoing it failed too: %w: do not start openclawd until that is fixed (see %s); its start undoes the restore first", err, uerr, l.Restore())
+				}
 			}
-			return err
+			return fmt.Errorf("%w; the previous state is in place", err)
 		}
 		fmt.Fprintf(stdout, "the restored state is in place (the previous one is kept in %s).\n"+
 			"openclawd is not running: start it (`sudo systemctl start openclawd`). Its first start is the health gate:\n"+
@@ -200,7 +212,7 @@ func asServiceUserWithIdentity(cfg *config.Config, cmd, pos, from string, args [
 		return ExitUsage, true
 	}
 	if from == "" && pos != "latest" && !insideDir(cfg.StateDir, pos) {
-		if fi, err := os.Stat(pos); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Lstat(pos); err == nil && fi.Mode().IsRegular() {
 			copied, cleanup, err := handOver(cfg, pos)
 			if err != nil {
 				fmt.Fprintf(stderr, "openclawd: %v\n", err)
@@ -215,11 +227,15 @@ func asServiceUserWithIdentity(cfg *config.Config, cmd, pos, from string, args [
 	return asServiceUser(cfg, argv, stderr, privdrop.Options{Stdout: stdout, Stdin: stdin})
 }
 
-// insideDir reports whether path is dir or beneath it.
+// insideDir reports whether path is dir or beneath it, links resolved
+// (a path that cannot be resolved counts as inside: root leaves it alone).
 func insideDir(dir, path string) bool {
-	abs, err := filepath.Abs(path)
+	abs, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return false
+		return true
+	}
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
 	}
 	rel, err := filepath.Rel(dir, abs)
 	return err == nil && !strings.HasPrefix(rel, "..")
@@ -233,11 +249,20 @@ func handOver(cfg *config.Config, path string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	src, err := os.Open(path)
+	// Root reads it: never through a link, and never a file the service
+	// user owns (it can read that one itself, and may have planted it).
+	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", nil, err
 	}
 	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if int(fi.Sys().(*syscall.Stat_t).Uid) == acct.UID {
+		return path, func() {}, nil // the service user's own: it reads it itself
+	}
 	dir, err := os.MkdirTemp("", "openclawd-restore-")
 	if err != nil {
 		return "", nil, err
