@@ -56,8 +56,7 @@ func TestRealBackupRestore(t *testing.T) {
 	}
 	keyFile := filepath.Join(keyDir, "backup-key.txt")
 	writeFile(t, keyFile, identity+"\n", 0o600, -1)
-	envFile := filepath.Join(in.dir, "gateway.env")
-	writeFile(t, envFile, fmt.Sprintf("OPENCLAWD_S3_ACCESS_KEY_ID=%s\nOPENCLAWD_S3_SECRET_ACCESS_KEY=%s\n", s3.AccessKey, s3.SecretKey), 0o600, serviceIDs.uid)
+	envFile := s3EnvFile(t, in, s3)
 	https, httpPort := freePort(t), freePort(t)
 	appendConfig(t, in.cfg, fmt.Sprintf(`  env_file: %s
 tls:
@@ -289,6 +288,15 @@ backup:
 	})
 }
 
+// s3EnvFile writes the env file with the S3 server's credentials, the
+// service user's, 0600, and returns its path.
+func s3EnvFile(tb testing.TB, in *instance, s3 *s3test.Server) string {
+	tb.Helper()
+	p := filepath.Join(in.dir, "gateway.env")
+	writeFile(tb, p, fmt.Sprintf("OPENCLAWD_S3_ACCESS_KEY_ID=%s\nOPENCLAWD_S3_SECRET_ACCESS_KEY=%s\n", s3.AccessKey, s3.SecretKey), 0o600, serviceIDs.uid)
+	return p
+}
+
 // pairDevice connects with the device key and, if the gateway asks for
 // pairing, approves the request with `openclawd openclaw devices`.
 func pairDevice(t *testing.T, in *instance, c wsClient) {
@@ -518,7 +526,7 @@ func appendConfig(t *testing.T, path, extra string) {
 	}
 }
 
-func writeFile(t *testing.T, path, body string, mode os.FileMode, uid int) {
+func writeFile(t testing.TB, path, body string, mode os.FileMode, uid int) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), mode); err != nil {
 		t.Fatal(err)

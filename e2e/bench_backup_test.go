@@ -41,11 +41,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	envFile := filepath.Join(in.dir, "gateway.env")
-	if err := os.WriteFile(envFile, fmt.Appendf(nil, "OPENCLAWD_S3_ACCESS_KEY_ID=%s\nOPENCLAWD_S3_SECRET_ACCESS_KEY=%s\n", s3.AccessKey, s3.SecretKey), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	_ = os.Chown(envFile, serviceIDs.uid, serviceIDs.gid)
+	envFile := s3EnvFile(b, in, s3)
 	cfg, _ := os.ReadFile(in.cfg)
 	cfg = []byte(strings.Replace(string(cfg), "gateway:\n", "gateway:\n  env_file: "+envFile+"\n", 1))
 	cfg = fmt.Appendf(cfg, "\nbackup:\n  recipients: [%s]\n  targets:\n    - {name: offsite, type: s3, endpoint: %s, bucket: %s, path_style: true}\n", recipient, s3.Endpoint, s3.Bucket)
