@@ -18,8 +18,11 @@ import (
 func TestKill9IsRecovered(t *testing.T) {
 	t.Parallel()
 	in := newInstance(t, opts{})
-	st := in.waitHealthy()
-	if st.Gateway.Restarts != 0 || st.Gateway.State != "running" || !st.Health.Deep.HelloOK {
+	// Healthy comes with /startupz; the WebSocket probe connects just after.
+	st, _ := in.waitStatus("a healthy gateway with its WebSocket probe", 30*time.Second, func(s apitype.Status, rc int) bool {
+		return rc == 0 && s.Healthy && s.Gateway.PID > 0 && s.Health.Deep.HelloOK
+	})
+	if st.Gateway.Restarts != 0 || st.Gateway.State != "running" {
 		t.Fatalf("fresh gateway: %+v", st.Gateway)
 	}
 	old := st.Gateway.PID
