@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -305,7 +306,7 @@ func LiveContent(l statedir.Layout) (Content, error) {
 	if err != nil {
 		return c, fmt.Errorf("reading the gateway's state in %s: %w", root, err)
 	}
-	sortStrings(c.Databases)
+	slices.Sort(c.Databases)
 	return c, nil
 }
 

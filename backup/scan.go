@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -139,7 +140,7 @@ func scanInner(r io.Reader) (inner, error) {
 			in.content.Databases = append(in.content.Databases, rel)
 		}
 	}
-	sortStrings(in.content.Databases)
+	slices.Sort(in.content.Databases)
 	if !in.content.Config {
 		return in, fmt.Errorf("OpenClaw's archive holds no openclaw.json under %s: it is not a backup of this gateway's state", in.manifest.Paths.StateDir)
 	}

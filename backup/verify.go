@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -204,5 +203,3 @@ func truncated(err error) error {
 	}
 	return err
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
