@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/launch"
@@ -53,7 +52,7 @@ func OpenclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 // else the pinned versions if installed.
 func InstalledRuntime(cfg *config.Config) (provision.Runtime, error) {
 	o := RuntimeOptions(cfg, nil)
-	if cur, err := provision.ReadCurrent(o.Root); err == nil && plainName(cur.Node) && plainName(cur.Openclaw) {
+	if cur, err := provision.ReadCurrent(o.Root); err == nil && provision.PlainName(cur.Node) && provision.PlainName(cur.Openclaw) {
 		rt := provision.Runtime{
 			Node:     node.Install{Dir: filepath.Join(o.Root, cur.Node)},
 			Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw)},
@@ -68,10 +67,4 @@ func InstalledRuntime(cfg *config.Config) (provision.Runtime, error) {
 		return provision.Runtime{}, fmt.Errorf("openclaw is not installed under %s yet: start openclawd (it installs the runtime) or run `sudo openclawd runtime install`", o.Root)
 	}
 	return provision.Runtime{Node: n, Openclaw: oc}, nil
-}
-
-// plainName reports whether a name from current.json is one directory
-// entry of the runtime dir, not a path that leaves it.
-func plainName(s string) bool {
-	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
 }

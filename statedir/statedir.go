@@ -79,11 +79,15 @@ func (l Layout) Backups() string { return l.join("backups") }
 // journal, so an interrupted restore is finished or undone at the next start.
 func (l Layout) Restore() string { return l.join("restore") }
 
+// Upgrade holds the runtime transactions' journal and state, and the
+// snapshot each one can return to.
+func (l Layout) Upgrade() string { return l.join("upgrade") }
+
 // dirs is every directory of the layout, parents first. All are the
 // service user's, 0700: nobody else needs to enter any of them.
 var dirs = []string{
 	".", "secrets", "logs", "logs/gateway", "run", "tmp", "tmp/gateway",
-	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore",
+	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore", "upgrade",
 }
 
 // DirMode is the mode of every directory of the layout.

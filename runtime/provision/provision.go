@@ -149,6 +149,13 @@ func ReadCurrent(root string) (Current, error) {
 	return c, nil
 }
 
+// PlainName reports whether a name from current.json (or any record that
+// names a runtime directory) is one entry of the runtime dir, not a path
+// that leaves it.
+func PlainName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
+}
+
 // Entry is one versioned directory under Root.
 type Entry struct {
 	Name     string `json:"name"`
