@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -84,15 +85,10 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 		if err := writeManifest(tmp, o); err != nil {
 			return err
 		}
-		rc := filepath.Join(tmp, ".npmrc-openclawd")
-		if err := os.WriteFile(rc, []byte(settings.npmrc()), 0o600); err != nil {
-			return err
-		}
 		// npm's scratch space, removed before the tree is closed.
-		for _, d := range []string{".home", ".tmp"} {
-			if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
-				return err
-			}
+		rc, err := prepareScratch(tmp, settings)
+		if err != nil {
+			return err
 		}
 		npm := func(args ...string) error { return runNPM(ctx, o, tmp, rc, args...) }
 		if o.Lock == nil {
@@ -127,8 +123,7 @@ func Ensure(ctx context.Context, o InstallOptions) (Install, error) {
 
 func writeManifest(dir string, o InstallOptions) error {
 	if o.Lock == nil {
-		pkg := fmt.Sprintf(`{"name":"openclawd-runtime","private":true,"dependencies":{"openclaw":%q}}`+"\n", o.Version)
-		return os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644)
+		return os.WriteFile(filepath.Join(dir, "package.json"), packageJSON(o.Version), 0o644)
 	}
 	for _, name := range []string{"package.json", "package-lock.json"} {
 		b, err := fs.ReadFile(o.Lock, name)
@@ -165,31 +160,61 @@ func checkIntegrity(dir, want string) error {
 	return nil
 }
 
-// runNPM runs the pinned npm in dir with a clean environment, reporting
-// progress while it works: an install takes a minute on a small host.
-func runNPM(ctx context.Context, o InstallOptions, dir, rc string, args ...string) error {
-	args = append([]string{o.Node.NPM()}, append(args, "--userconfig", rc, "--cache", o.CacheDir,
-		"--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn")...)
+// packageJSON is the manifest of an install without a pinned lock: the
+// one dependency, openclaw at exactly version.
+func packageJSON(version string) []byte {
+	return fmt.Appendf(nil, `{"name":"openclawd-runtime","private":true,"dependencies":{"openclaw":%q}}`+"\n", version)
+}
+
+// prepareScratch writes npm's private userconfig (returned) into dir and
+// makes the .home and .tmp that childEnv points npm at.
+func prepareScratch(dir string, settings npmSettings) (rc string, err error) {
+	rc = filepath.Join(dir, ".npmrc-openclawd")
+	if err := os.WriteFile(rc, []byte(settings.npmrc()), 0o600); err != nil {
+		return "", err
+	}
+	for _, d := range []string{".home", ".tmp"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return "", err
+		}
+	}
+	return rc, nil
+}
+
+// npmCmd is the pinned npm as openclawd always runs it: the runtime's own
+// node and npm by absolute path, in dir, with a clean environment whose
+// HOME and TMPDIR are in scratch (see prepareScratch), the private
+// userconfig rc, the given cache, and a process group of its own.
+func npmCmd(ctx context.Context, n node.Install, cacheDir, dir, scratch, rc string, args ...string) *exec.Cmd {
+	args = slices.Concat([]string{n.NPM()}, args, []string{"--userconfig", rc, "--cache", cacheDir,
+		"--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn"})
 	if gc := hostGlobalConfig(); gc != "" {
 		args = append(args, "--globalconfig", gc) // the host's /etc/npmrc: proxies, CA, scoped registries
 	}
-	cmd := exec.CommandContext(ctx, o.Node.Bin(), args...)
+	cmd := exec.CommandContext(ctx, n.Bin(), args...)
 	cmd.Dir = dir
-	cmd.Env = childEnv(o.Node, dir)
+	cmd.Env = childEnv(n, scratch)
 	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = killGroup(cmd) // npm's install scripts too, not npm alone
 	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// runNPM runs the pinned npm in dir with a clean environment, reporting
+// progress while it works: an install takes a minute on a small host.
+func runNPM(ctx context.Context, o InstallOptions, dir, rc string, args ...string) error {
+	cmd := npmCmd(ctx, o.Node, o.CacheDir, dir, dir, rc, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan struct{})
-	go reportNPM(o.Log, dir, args[1], done)
+	go reportNPM(o.Log, dir, args[0], done)
 	err := caps.Run(cmd) // install scripts get none of openclawd's capabilities
 	close(done)
 	if err != nil {
-		return fmt.Errorf("npm %s: %w\n%s", args[1], err, tailText(out.String(), 20))
+		return fmt.Errorf("npm %s: %w\n%s", args[0], err, tailText(out.String(), 20))
 	}
 	if s := strings.TrimSpace(out.String()); s != "" {
-		o.Log.Info("npm "+args[1]+" finished", "output", tailText(s, 3))
+		o.Log.Info("npm "+args[0]+" finished", "output", tailText(s, 3))
 	}
 	return nil
 }
@@ -266,11 +291,11 @@ func checkLauncher(ctx context.Context, o InstallOptions, dir string) error {
 // childEnv is npm's whole environment: the pinned node first on PATH, a
 // private HOME, and what the host needs to reach its registry (proxies, an
 // extra CA for TLS-intercepting proxies, npm_config_* settings).
-func childEnv(n node.Install, dir string) []string {
+func childEnv(n node.Install, scratch string) []string {
 	env := []string{
 		"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + filepath.Join(dir, ".home"),
-		"TMPDIR=" + filepath.Join(dir, ".tmp"), // made in Ensure
+		"HOME=" + filepath.Join(scratch, ".home"),
+		"TMPDIR=" + filepath.Join(scratch, ".tmp"), // made by prepareScratch
 		"NO_COLOR=1",
 		"OPENCLAW_NO_AUTO_UPDATE=1",
 		"DO_NOT_TRACK=1",
