@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"go/format"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,7 +24,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openclawd/openclawd/internal/nodemirror"
+	"github.com/openclawd/openclawd/internal/semver"
+	"github.com/openclawd/openclawd/runtime/node"
 )
 
 // defaultNPM is the npm bundled into the test Node mirror (internal/nodemirror).
@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	clawV := fs.String("openclaw", "", "openclaw npm package version, e.g. 2026.9.6 (required)")
 	npmV := fs.String("npm", defaultNPM, "npm version bundled in the test Node mirror")
 	shasums := fs.String("shasums", "", "read Node's SHASUMS256.txt from this file instead of the mirror")
-	mirror := fs.String("mirror", defaultMirror(), "Node.js distribution base URL (env OPENCLAWD_NODE_MIRROR)")
+	mirror := fs.String("mirror", defaultMirror(), "Node.js distribution base URL (env "+node.MirrorEnv+" wins, as in openclawd)")
 	out := fs.String("out", "runtime/pins", "output directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// Strict versions also keep flag values from reaching npm as options.
 	for _, v := range []struct{ name, val string }{{"-node", *nodeV}, {"-openclaw", *clawV}, {"-npm", *npmV}} {
-		if _, err := parseVersion(v.val); err != nil {
+		if err := semver.Valid(v.val); err != nil {
 			return fmt.Errorf("flag %s: %w", v.name, err)
 		}
 	}
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		what string
 		info viewInfo
 	}{{"openclaw@" + *clawV, claw}, {"npm@" + *npmV, npmInfo}} {
-		ok, err := satisfies(*nodeV, c.info.EnginesNode)
+		ok, err := semver.Satisfies(*nodeV, c.info.EnginesNode)
 		if err != nil {
 			return fmt.Errorf("check %s engines.node: %w", c.what, err)
 		}
@@ -116,22 +116,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func defaultMirror() string {
-	if m := os.Getenv("OPENCLAWD_NODE_MIRROR"); m != "" {
+	if m := os.Getenv(node.MirrorEnv); m != "" {
 		return m
 	}
-	return "https://nodejs.org/dist"
+	return node.DefaultMirror
 }
 
 // loadNodeSums reads SHASUMS256.txt from file, or else from the mirror, and
 // returns the .tar.xz checksum for every platform; all must be present.
 func loadNodeSums(ctx context.Context, file, mirror, nodeV string) (map[string]string, error) {
-	var data []byte
-	var err error
-	if file != "" {
-		data, err = os.ReadFile(file)
-	} else {
-		data, err = fetch(ctx, strings.TrimSuffix(mirror, "/")+"/v"+nodeV+"/SHASUMS256.txt")
+	if file == "" {
+		all, err := node.Sums(ctx, mirror, nodeV)
+		if err != nil {
+			return nil, err
+		}
+		return allPlatforms(all, nodeV)
 	}
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -139,42 +140,29 @@ func loadNodeSums(ctx context.Context, file, mirror, nodeV string) (map[string]s
 }
 
 func nodeSums(data []byte, nodeV string) (map[string]string, error) {
-	all, err := nodemirror.ParseShasums(bytes.NewReader(data))
+	all, err := node.ParseSums(bytes.NewReader(data), nodeV)
 	if err != nil {
-		return nil, fmt.Errorf("parse SHASUMS256.txt: %w", err)
+		return nil, err
 	}
+	return allPlatforms(all, nodeV)
+}
+
+// allPlatforms keeps the sums of platforms, failing if any is missing: the
+// pins must serve every host openclawd supports.
+func allPlatforms(all map[string]string, nodeV string) (map[string]string, error) {
 	out := map[string]string{}
 	var missing []string
 	for _, p := range platforms {
-		name := "node-v" + nodeV + "-" + p + ".tar.xz"
-		if s, ok := all[name]; ok {
+		if s, ok := all[p]; ok {
 			out[p] = s
 		} else {
-			missing = append(missing, name)
+			missing = append(missing, "node-v"+nodeV+"-"+p+".tar.xz")
 		}
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("SHASUMS256.txt lacks %s", strings.Join(missing, ", "))
 	}
 	return out, nil
-}
-
-func fetch(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, 1<<20)) // the real file is ~6 KB
 }
 
 func genGo(nodeV, npmV, clawV, integrity string, sums map[string]string) ([]byte, error) {

@@ -8,8 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/openclawd/openclawd/runtime/openclaw"
 )
 
 // npm is always run from a temp dir with the user's own configuration
@@ -86,75 +87,8 @@ func makeLock(ctx context.Context, clawV, integrity string) (*lockResult, error)
 	if r.lockJSON, err = os.ReadFile(filepath.Join(dir, "package-lock.json")); err != nil {
 		return nil, err
 	}
-	if r.packages, err = checkLock(r.lockJSON, clawV, integrity); err != nil {
+	if r.packages, err = openclaw.CheckLock(r.lockJSON, clawV, integrity); err != nil {
 		return nil, fmt.Errorf("check package-lock.json: %w", err)
 	}
 	return r, nil
-}
-
-type lockEntry struct {
-	Version      string            `json:"version"`
-	Integrity    string            `json:"integrity"`
-	Link         bool              `json:"link"`
-	InBundle     bool              `json:"inBundle"`
-	Dependencies map[string]string `json:"dependencies"`
-}
-
-// checkLock enforces what `npm ci` from the repo relies on: openclaw at the
-// pinned version and integrity, an integrity for every downloaded package,
-// and no URLs (which would name a registry host). It returns the count.
-func checkLock(data []byte, clawV, integrity string) (int, error) {
-	var lock struct {
-		LockfileVersion int                  `json:"lockfileVersion"`
-		Packages        map[string]lockEntry `json:"packages"`
-	}
-	if err := json.Unmarshal(data, &lock); err != nil {
-		return 0, err
-	}
-	if lock.LockfileVersion < 2 || len(lock.Packages) == 0 {
-		return 0, fmt.Errorf("lockfileVersion %d without a packages section", lock.LockfileVersion)
-	}
-	if got := lock.Packages[""].Dependencies["openclaw"]; got != clawV {
-		return 0, fmt.Errorf("root depends on openclaw %q, want %q", got, clawV)
-	}
-	if e := lock.Packages["node_modules/openclaw"]; e.Version != clawV || e.Integrity != integrity {
-		return 0, fmt.Errorf("node_modules/openclaw is %s %s, want %s %s", e.Version, e.Integrity, clawV, integrity)
-	}
-	var bad []string
-	for k, e := range lock.Packages {
-		// Bundled packages arrive inside their parent's verified tarball.
-		if k != "" && !e.Link && !e.InBundle && e.Integrity == "" {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return 0, fmt.Errorf("%d entries without integrity: %s", len(bad), strings.Join(bad, ", "))
-	}
-	var tree any
-	if err := json.Unmarshal(data, &tree); err != nil {
-		return 0, err
-	}
-	if urls := resolvedURLs(tree, nil); len(urls) > 0 {
-		return 0, fmt.Errorf("%d \"resolved\" URLs (need --omit-lockfile-registry-resolved and registry-only deps), e.g. %s", len(urls), urls[0])
-	}
-	return len(lock.Packages) - 1, nil
-}
-
-// resolvedURLs collects every "resolved" value containing "://", at any depth.
-func resolvedURLs(v any, acc []string) []string {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			if s, ok := x.(string); ok && k == "resolved" && strings.Contains(s, "://") {
-				acc = append(acc, s)
-			}
-			acc = resolvedURLs(x, acc)
-		}
-	case []any:
-		for _, x := range v {
-			acc = resolvedURLs(x, acc)
-		}
-	}
-	return acc
 }

@@ -1,4 +1,14 @@
-package main
+// Package semver is the small part of npm's semantic versioning openclawd
+// needs to pin and upgrade its runtime: checking that a version is a plain
+// release (MAJOR.MINOR.PATCH, so that a flag value can never reach npm or a
+// URL as anything else), ordering releases, and testing a Node version
+// against a package's engines.node range.
+//
+// Ranges are the subset engines.node fields use: "||" alternatives of
+// space-separated comparators (<, <=, >, >=, =, ^, ~, bare and partial
+// versions, x/* wildcards) and hyphen ranges. Prerelease tags are rejected
+// rather than half-supported: the runtime is pinned to releases.
+package semver
 
 import (
 	"fmt"
@@ -6,14 +16,7 @@ import (
 	"strings"
 )
 
-// This is the subset of npm's semver ranges that engines.node fields use:
-// "||" alternatives of space-separated comparators (<, <=, >, >=, =, ^, ~,
-// bare and partial versions, x/* wildcards) and hyphen ranges. Prerelease
-// tags are rejected rather than half-supported: the pins are releases.
-
 type version [3]int
-
-func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]) }
 
 func (v version) cmp(w version) int {
 	for i := range v {
@@ -27,12 +30,95 @@ func (v version) cmp(w version) int {
 	return 0
 }
 
+// Valid reports whether s is a plain release such as "24.21.0": three
+// decimal numbers without leading zeros, no "v", no prerelease or build tag.
+func Valid(s string) error {
+	_, err := parse(s)
+	return err
+}
+
+// Compare orders two plain releases: -1 if a < b, 0 if equal, +1 if a > b.
+// "2026.9.6" < "2026.10.1": components compare as numbers.
+func Compare(a, b string) (int, error) {
+	va, err := parse(a)
+	if err != nil {
+		return 0, err
+	}
+	vb, err := parse(b)
+	if err != nil {
+		return 0, err
+	}
+	return va.cmp(vb), nil
+}
+
+// Satisfies reports whether the plain release v is in the npm range rng.
+func Satisfies(v, rng string) (bool, error) {
+	ver, err := parse(v)
+	if err != nil {
+		return false, err
+	}
+	ok := false
+	for _, alt := range strings.Split(rng, "||") {
+		bs, err := parseSet(alt)
+		if err != nil {
+			return false, fmt.Errorf("range %q: %w", rng, err)
+		}
+		all := true
+		for _, b := range bs {
+			all = all && b.ok(ver)
+		}
+		ok = ok || all
+	}
+	return ok, nil
+}
+
+// parse accepts only a full release; the error says what is wrong with s.
+func parse(s string) (version, error) {
+	const want = "want a release such as 24.21.0"
+	if s == "" {
+		return version{}, fmt.Errorf("empty version: %s", want)
+	}
+	if i := strings.IndexAny(s, "-+"); i > 0 {
+		return version{}, fmt.Errorf("version %q has a prerelease or build tag (%q): %s", s, s[i:], want)
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return version{}, fmt.Errorf("version %q is not MAJOR.MINOR.PATCH: %s", s, want)
+	}
+	var v version
+	for i, f := range parts {
+		n, err := number(f)
+		if err != nil {
+			return version{}, fmt.Errorf("version %q: %w: %s", s, err, want)
+		}
+		v[i] = n
+	}
+	return v, nil
+}
+
+// number parses one component: decimal digits, no sign, no leading zero.
+func number(f string) (int, error) {
+	if f == "" || strings.Trim(f, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a number", f)
+	}
+	if len(f) > 1 && f[0] == '0' {
+		return 0, fmt.Errorf("%q has a leading zero", f)
+	}
+	n, err := strconv.Atoi(f)
+	if err != nil {
+		return 0, fmt.Errorf("%q is too large", f)
+	}
+	return n, nil
+}
+
 // partial is a version with n leading components given (0 for "*").
 type partial struct {
 	v version
 	n int
 }
 
+// parsePartial reads a range's version: npm also allows a "v" prefix,
+// missing components and wildcards there.
 func parsePartial(s string) (partial, error) {
 	s = strings.TrimPrefix(s, "v")
 	if s == "" || s == "*" || s == "x" || s == "X" {
@@ -47,22 +133,13 @@ func parsePartial(s string) (partial, error) {
 		if f == "*" || f == "x" || f == "X" {
 			break // components after a wildcard are ignored, as in npm
 		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 || (len(f) > 1 && f[0] == '0') {
+		n, err := number(f)
+		if err != nil {
 			return partial{}, fmt.Errorf("bad version %q (prereleases are not supported)", s)
 		}
 		p.v[i], p.n = n, i+1
 	}
 	return p, nil
-}
-
-// parseVersion accepts only a full release version such as "24.21.0".
-func parseVersion(s string) (version, error) {
-	p, err := parsePartial(s)
-	if err != nil || p.n != 3 {
-		return version{}, fmt.Errorf("bad version %q: want MAJOR.MINOR.PATCH", s)
-	}
-	return p.v, nil
 }
 
 // next is the lowest version above everything p matches (1.2 -> 1.3.0).
@@ -170,25 +247,4 @@ func parseSet(s string) ([]bound, error) {
 		out = append(out, bounds(op, p)...)
 	}
 	return out, nil
-}
-
-// satisfies reports whether version v is in the npm semver range rng.
-func satisfies(v, rng string) (bool, error) {
-	ver, err := parseVersion(v)
-	if err != nil {
-		return false, err
-	}
-	ok := false
-	for _, alt := range strings.Split(rng, "||") {
-		bs, err := parseSet(alt)
-		if err != nil {
-			return false, fmt.Errorf("range %q: %w", rng, err)
-		}
-		all := true
-		for _, b := range bs {
-			all = all && b.ok(ver)
-		}
-		ok = ok || all
-	}
-	return ok, nil
 }
