@@ -37,6 +37,7 @@ type Config struct {
 	Control  Control  `yaml:"control"`
 	TLS      TLS      `yaml:"tls"`
 	Backup   Backup   `yaml:"backup"`
+	Upgrade  Upgrade  `yaml:"upgrade"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -235,8 +236,17 @@ func Default() *Config {
 			Group:  "openclawd",
 		},
 		TLS:    TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
-		Backup: Backup{Every: 24 * time.Hour, Keep: Keep{Last: 3, Daily: 7, Weekly: 4, Monthly: 6}, Recipients: []string{}, Targets: []BackupTarget{}},
+		Backup:  Backup{Every: 24 * time.Hour, Keep: Keep{Last: 3, Daily: 7, Weekly: 4, Monthly: 6}, Recipients: []string{}, Targets: []BackupTarget{}},
+		Upgrade: Upgrade{StableWindow: 2 * time.Minute},
 	}
+}
+
+// Upgrade configures `openclawd upgrade` and `rollback`.
+type Upgrade struct {
+	// StableWindow is how long the gateway must stay up, with no crash,
+	// after it first answers healthy, before an upgrade counts as done
+	// (default 2m).
+	StableWindow time.Duration `yaml:"stable_window"`
 }
 
 // DeepProbe reports whether the WebSocket probe is on.

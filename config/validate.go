@@ -125,6 +125,9 @@ func (c *Config) Validate() error {
 			bad(key, "%s is a service-manager marker that changes how the gateway restarts; remove it", k)
 		}
 	}
+	if w := c.Upgrade.StableWindow; w < 0 || w > time.Hour {
+		bad("upgrade.stable_window", "%s is out of range; use 0s to 1h (default 2m)", w)
+	}
 	if f := c.Gateway.EnvFile; f != "" && !filepath.IsAbs(f) {
 		bad("gateway.env_file", "%q is not an absolute path", f)
 	}

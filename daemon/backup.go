@@ -219,6 +219,11 @@ func RunOpenclaw(ctx context.Context, cfg *config.Config, args ...string) ([]byt
 	if err != nil {
 		return nil, err
 	}
+	return runCommand(ctx, cmd)
+}
+
+// runCommand runs cmd under ctx: its stdout, and stderr's tail in the error.
+func runCommand(ctx context.Context, cmd *exec.Cmd) ([]byte, error) {
 	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
 	c.Env, c.Dir = cmd.Env, cmd.Dir
 	c.WaitDelay = 10 * time.Second

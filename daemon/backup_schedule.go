@@ -41,7 +41,7 @@ func (d *Daemon) scheduleBackups(ctx context.Context) {
 		case <-t.C:
 		}
 		cfg := d.config()
-		if cfg.Backup.Every <= 0 || d.restoring.Load() || !backupDue(cfg.Layout(), cfg.Backup.Every, time.Now()) {
+		if cfg.Backup.Every <= 0 || d.restoring.Load() || d.upgrading.Load() || !backupDue(cfg.Layout(), cfg.Backup.Every, time.Now()) {
 			continue
 		}
 		if _, err := os.Stat(cfg.Layout().GatewayConfig()); err != nil {

@@ -62,8 +62,12 @@ type Daemon struct {
 	readySent  atomic.Bool
 	lastStatus string // last STATUS= sent; main loop only
 
-	restoring atomic.Bool // a restore holds the gateway
-	backingUp atomic.Bool // a scheduled backup runs
+	restoring  atomic.Bool // a restore holds the gateway
+	backingUp  atomic.Bool // a scheduled backup runs
+	upgrading  atomic.Bool // a runtime transaction runs
+	supStarted atomic.Bool // the supervisor's loop runs
+
+	runCtx context.Context // run's: ends at shutdown
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
@@ -101,6 +105,7 @@ func Run(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 }
 
 func (d *Daemon) run(ctx context.Context) error {
+	d.runCtx = ctx
 	cfg := d.config()
 	d.log.Info("openclawd starting", "version", Version, "config", cfg.Path, "state_dir", cfg.StateDir, "port", cfg.Gateway.Port, "user", currentUser())
 	if os.Geteuid() == 0 {
@@ -175,8 +180,10 @@ func (d *Daemon) run(ctx context.Context) error {
 		return fmt.Errorf("%w (another openclawd, or an offline restore that did not finish)", err)
 	}
 	defer unlockState()
-	// An interrupted restore is finished or undone before Caddy (which
-	// would recreate its storage) or the gateway touches the state.
+	// An interrupted upgrade, then an interrupted restore, is finished or
+	// undone before Caddy (which would recreate its storage) or the
+	// gateway touches the state.
+	resumeUpgrade := d.recoverUpgrade(ctx)
 	pending := d.recoverRestore()
 	d.caddyLimit = logpipe.Limit(d.log.Handler(), cfg.Logs.MaxLinesPerMinute, cfg.Logs.Burst, time.Minute)
 	d.caddyLog = slog.New(d.caddyLimit) // embedcaddy adds component=caddy
@@ -206,6 +213,12 @@ func (d *Daemon) run(ctx context.Context) error {
 		}
 	}
 	_ = d.sup.Start(ctx)
+	d.supStarted.Store(true)
+	if resumeUpgrade != nil {
+		go resumeUpgrade()
+	} else {
+		go d.upgradeToPins(ctx)
+	}
 	if pending != nil {
 		d.restoring.Store(true)
 		go func() {

@@ -18,9 +18,18 @@ import (
 // token. It runs as this process, which is the service user: a root
 // openclawd re-executed itself as that user before getting here.
 func OpenclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
-	rt, err := InstalledRuntime(cfg)
-	if err != nil {
-		return nil, err
+	return openclawCommand(cfg, nil, args)
+}
+
+// openclawCommand is OpenclawCommand with another runtime's CLI (an
+// upgrade's target); nil is the installed one.
+func openclawCommand(cfg *config.Config, rt *provision.Runtime, args []string) (*exec.Cmd, error) {
+	if rt == nil {
+		r, err := InstalledRuntime(cfg)
+		if err != nil {
+			return nil, err
+		}
+		rt = &r
 	}
 	if _, err := os.Stat(cfg.Layout().Gateway()); err != nil {
 		return nil, fmt.Errorf("the gateway has not run yet (%v): start openclawd first (`sudo openclawd service start`)", err)
@@ -39,7 +48,7 @@ func OpenclawCommand(cfg *config.Config, args []string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := launch.CLI(launch.Input{Config: cfg, Runtime: &rt, FileEnv: fileEnv, Token: token}, args)
+	l, err := launch.CLI(launch.Input{Config: cfg, Runtime: rt, FileEnv: fileEnv, Token: token}, args)
 	if err != nil {
 		return nil, err
 	}

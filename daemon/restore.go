@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/backup"
-	"github.com/openclawd/openclawd/supervisor"
 )
 
 // Restore implements localapi.Backend: with the gateway paused (the daemon
@@ -21,6 +20,9 @@ func (d *Daemon) Restore(ctx context.Context, staged, archive string) (string, e
 	l := d.config().Layout()
 	if filepath.Dir(staged) != l.Restore() || !strings.HasPrefix(filepath.Base(staged), "staged-") {
 		return "", fmt.Errorf("%s is not a staged restore in %s", staged, l.Restore())
+	}
+	if d.upgrading.Load() {
+		return "", errors.New("an upgrade or rollback is running: wait for it to finish (`openclawd status`)")
 	}
 	if !d.restoring.CompareAndSwap(false, true) {
 		return "", errors.New("a restore is running already")
@@ -89,28 +91,15 @@ func (d *Daemon) afterSwap() {
 func (d *Daemon) gate(j *backup.Journal) error {
 	cfg := d.config()
 	layout := cfg.Layout()
-	deadline := time.Now().Add(cfg.Health.StartupTimeout + 30*time.Second)
-	why := ""
-	for why == "" {
-		ss, hs := d.sup.Status(), d.health.Snapshot()
-		switch {
-		case ss.State == supervisor.Running && ss.PID != 0 && hs.Live && (!cfg.Health.DeepProbe() || hs.Deep.HelloOK):
-			if err := backup.Commit(layout, j); err != nil {
-				d.log.Warn("finishing the restore", "err", err)
-			}
-			d.log.Info("restore passed its health gate", "archive", j.Archive, "previous_state", j.Aside)
-			return nil
-		case ss.State == supervisor.Failed || ss.State == supervisor.Backoff && ss.Crashes >= 2:
-			why = ss.Reason
-			if ss.LastExit != nil && ss.LastExit.Reason != "" {
-				why = ss.LastExit.Reason
-			}
-		case time.Now().After(deadline):
-			why = fmt.Sprintf("not healthy within %s (%s)", cfg.Health.StartupTimeout+30*time.Second, ss.State)
-		default:
-			time.Sleep(100 * time.Millisecond)
+	err := d.healthGate(context.Background(), 0)
+	if err == nil {
+		if err := backup.Commit(layout, j); err != nil {
+			d.log.Warn("finishing the restore", "err", err)
 		}
+		d.log.Info("restore passed its health gate", "archive", j.Archive, "previous_state", j.Aside)
+		return nil
 	}
+	why := err.Error()
 	d.log.Error("the restored state failed its health gate; putting the previous state back", "archive", j.Archive, "reason", why)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.StopTimeout+30*time.Second)
 	defer cancel()

@@ -91,6 +91,17 @@ func (p *provisioner) Phase() string {
 // than fails: a VPS that boots before its network is up must recover.
 func (p *provisioner) ensure(ctx context.Context, cfg *config.Config, log *slog.Logger) (provision.Runtime, error) {
 	o := RuntimeOptions(cfg, log)
+	// A complete current runtime is what the gateway starts on, whatever
+	// this openclawd pins: moving to the pins is a transaction with a
+	// snapshot and a health gate (upgradeToPins), never a silent switch.
+	if cur, err := provision.ReadCurrent(o.Root); err == nil && provision.Complete(o.Root, cur) {
+		rt := provision.Runtime{Node: node.Install{Dir: filepath.Join(o.Root, cur.Node)},
+			Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw), Version: runtimeOf(cur).Openclaw}}
+		p.mu.Lock()
+		p.dirs, p.fallback = []string{cur.Node, cur.Openclaw}, nil
+		p.mu.Unlock()
+		return rt, nil
+	}
 	_, haveNode := node.Find(o.Node)
 	_, haveOpenclaw := openclaw.Find(o.Openclaw)
 	if !haveNode || !haveOpenclaw {

@@ -76,6 +76,18 @@ func (c *Client) Restore(ctx context.Context, r apitype.RestoreRequest) (apitype
 	return out, err
 }
 
+// Upgrade resolves (and unless r.Check, begins) an upgrade or rollback;
+// resolving asks the registry, so ctx should allow a minute or two.
+func (c *Client) Upgrade(ctx context.Context, r apitype.UpgradeRequest) (apitype.UpgradePlan, error) {
+	var out apitype.UpgradePlan
+	body, err := json.Marshal(r)
+	if err != nil {
+		return out, err
+	}
+	err = c.send(ctx, http.MethodPost, "/v1/upgrade", bytes.NewReader(body), &out)
+	return out, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return c.send(ctx, method, path, nil, out)
 }

@@ -55,6 +55,10 @@ func (b *backend) Restore(context.Context, string, string) (string, error) {
 	return "", errors.New("not in this test")
 }
 
+func (b *backend) Upgrade(context.Context, apitype.UpgradeRequest) (apitype.UpgradePlan, error) {
+	return apitype.UpgradePlan{}, errors.New("not in this test")
+}
+
 func serve(t *testing.T, gid int) (string, *backend) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lapi")

@@ -31,6 +31,9 @@ type Backend interface {
 	// Restore swaps in a staged restore and holds its health gate.
 	// ctx ends when the caller goes away.
 	Restore(ctx context.Context, staged, archive string) (string, error)
+	// Upgrade resolves an upgrade or rollback and, unless req.Check,
+	// begins it; status follows its steps.
+	Upgrade(ctx context.Context, req apitype.UpgradeRequest) (apitype.UpgradePlan, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -93,12 +96,13 @@ func Listen(path string, gid int) (net.Listener, error) {
 // root or openclawd's own user.
 func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
 	s := &Server{b: b, gid: gid, log: log, ln: ln, path: ln.Addr().String(),
-		write: map[string]bool{"/v1/restart": true, "/v1/reload": true, "/v1/restore": true}}
+		write: map[string]bool{"/v1/restart": true, "/v1/reload": true, "/v1/restore": true, "/v1/upgrade": true}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/restart", s.restart)
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("POST /v1/restore", s.restore)
+	mux.HandleFunc("POST /v1/upgrade", s.upgrade)
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -191,6 +195,20 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: msg})
+}
+
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
+	var req apitype.UpgradeRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apitype.Error{Error: "an upgrade request is JSON: " + err.Error()})
+		return
+	}
+	p, err := s.b.Upgrade(r.Context(), req)
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

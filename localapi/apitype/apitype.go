@@ -26,6 +26,7 @@ type Status struct {
 	Health    Health    `json:"health"`
 	TLS       *TLS      `json:"tls,omitempty"`
 	Backup    *Backup   `json:"backup,omitempty"`
+	Upgrade   *Upgrade  `json:"upgrade,omitempty"`
 	Warnings  []Warning `json:"warnings,omitempty"`
 	Healthy   bool      `json:"healthy"`
 	NextSteps []string  `json:"next_steps,omitempty"`
@@ -163,5 +164,74 @@ type ProxyCheck struct {
 	Code    string    `json:"code"`
 	Detail  string    `json:"detail,omitempty"`
 	Address string    `json:"address,omitempty"` // host:port dialled
+	At      time.Time `json:"at"`
+}
+
+// UpgradeRequest is POST /v1/upgrade: an upgrade (to the given versions,
+// or without them to this openclawd's pins), or a rollback.
+type UpgradeRequest struct {
+	Openclaw string `json:"openclaw,omitempty"`
+	Node     string `json:"node,omitempty"`
+	Rollback bool   `json:"rollback,omitempty"`
+	Force    bool   `json:"force,omitempty"` // try a blocked target again
+	Check    bool   `json:"check,omitempty"` // only resolve and show the plan
+}
+
+// UpgradePlan is the reply: the transaction resolved, and whether it began.
+type UpgradePlan struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	From      Runtime  `json:"from"`
+	To        Runtime  `json:"to"`
+	UpToDate  bool     `json:"up_to_date,omitempty"`
+	Started   bool     `json:"started,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
+	NeedBytes int64    `json:"need_bytes"`
+	FreeBytes int64    `json:"free_bytes"`
+}
+
+// Runtime is a Node and openclaw pair.
+type Runtime struct {
+	Node     string `json:"node"`
+	Openclaw string `json:"openclaw"`
+}
+
+// Upgrade is the state of runtime transactions, in status.
+type Upgrade struct {
+	Running  *UpgradeRun    `json:"running,omitempty"`
+	Last     *UpgradeRun    `json:"last,omitempty"`
+	Previous *Runtime       `json:"previous,omitempty"` // what `openclawd rollback` returns to
+	Blocked  []UpgradeBlock `json:"blocked,omitempty"`
+	// Pinned is the runtime this openclawd pins, when it is not the one
+	// running; PinnedWhy says why it is not.
+	Pinned    *Runtime `json:"pinned,omitempty"`
+	PinnedWhy string   `json:"pinned_why,omitempty"`
+}
+
+// UpgradeRun is one transaction: in progress (Phase) or ended (Result).
+type UpgradeRun struct {
+	ID       string        `json:"id"`
+	Kind     string        `json:"kind"`
+	From     Runtime       `json:"from"`
+	To       Runtime       `json:"to"`
+	Phase    string        `json:"phase,omitempty"`
+	Result   string        `json:"result,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Steps    []UpgradeStep `json:"steps,omitempty"`
+}
+
+// UpgradeStep is one step begun.
+type UpgradeStep struct {
+	Phase string    `json:"phase"`
+	At    time.Time `json:"at"`
+	Note  string    `json:"note,omitempty"`
+}
+
+// UpgradeBlock is a target that failed its gate.
+type UpgradeBlock struct {
+	Runtime Runtime   `json:"runtime"`
+	Reason  string    `json:"reason"`
 	At      time.Time `json:"at"`
 }

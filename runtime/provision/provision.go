@@ -124,13 +124,46 @@ func ensure(ctx context.Context, o Options, log *slog.Logger) (Runtime, error) {
 	}
 	cur := Current{Node: filepath.Base(n.Dir), Openclaw: filepath.Base(oc.Dir)}
 	if old, _ := ReadCurrent(o.Root); old != cur {
-		b, _ := json.MarshalIndent(cur, "", "  ")
-		if err := fsutil.WriteFileAtomic(CurrentFile(o.Root), append(b, '\n'), 0o644); err != nil {
-			return Runtime{}, fmt.Errorf("switching the current runtime: %w", err)
+		if err := Point(o.Root, cur); err != nil {
+			return Runtime{}, err
 		}
 		log.Info("runtime switched", "node", cur.Node, "openclaw", cur.Openclaw)
 	}
 	return Runtime{Node: n, Openclaw: oc}, nil
+}
+
+// Point makes cur the runtime in use: one atomic rename. Both of its
+// directories must be complete installs.
+func Point(root string, cur Current) error {
+	for _, d := range []string{cur.Node, cur.Openclaw} {
+		if !PlainName(d) {
+			return fmt.Errorf("switching the current runtime: %q is not a runtime directory name", d)
+		}
+		if _, err := os.Stat(filepath.Join(root, d, marker)); err != nil {
+			return fmt.Errorf("switching the current runtime: %s is not a complete install (%w)", d, err)
+		}
+	}
+	b, _ := json.MarshalIndent(cur, "", "  ")
+	if err := fsutil.WriteFileAtomic(CurrentFile(root), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("switching the current runtime: %w", err)
+	}
+	return nil
+}
+
+// Complete reports whether cur names two complete installs under root.
+func Complete(root string, cur Current) bool {
+	for _, d := range []string{cur.Node, cur.Openclaw} {
+		if !PlainName(d) {
+			return false
+		}
+		if fi, err := os.Lstat(filepath.Join(root, d)); err != nil || !fi.IsDir() {
+			return false
+		}
+		if _, err := os.Stat(filepath.Join(root, d, marker)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadCurrent reads the pointer; a missing one is the zero Current.

@@ -47,6 +47,8 @@ func init() {
 		{"doctor", "check config, runtime, legacy state, git and the daemon; change nothing", doctorCmd},
 		{"backup", "make a verified backup now and copy it offsite; list|verify|keygen", backupCmd},
 		{"restore", "put a backup back (ARCHIVE, or latest [--from NAME]), with a health gate", restoreCmd},
+		{"upgrade", "move to the pinned (or --openclaw/--node) runtime: backup, preflight, health gate, automatic rollback", upgradeCmd},
+		{"rollback", "return to the runtime before the last upgrade, with its state, under the same gate", rollbackCmd},
 		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
 		{"openclaw", "run the openclaw CLI against this gateway (e.g. `devices approve ID`), as its user", openclawCmd},
 		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},
@@ -67,6 +69,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
+	}
+	if args[0] == "upgrade-step" { // the daemon's own, not listed
+		return upgradeStepCmd(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "openclawd: unknown command %q\n\n", args[0])
 	usage(stderr)

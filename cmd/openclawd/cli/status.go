@@ -108,6 +108,7 @@ func cleanStatus(st apitype.Status) apitype.Status {
 		}
 		st.Backup = &b
 	}
+	st.Upgrade = cleanUpgrade(st.Upgrade)
 	st.Warnings = slices.Clone(st.Warnings)
 	for i := range st.Warnings {
 		w := &st.Warnings[i]
@@ -115,6 +116,40 @@ func cleanStatus(st apitype.Status) apitype.Status {
 	}
 	st.NextSteps = cleanAll(st.NextSteps)
 	return st
+}
+
+func cleanUpgrade(u *apitype.Upgrade) *apitype.Upgrade {
+	if u == nil {
+		return nil
+	}
+	c := termtext.Clean
+	rt := func(r *apitype.Runtime) *apitype.Runtime {
+		if r == nil {
+			return nil
+		}
+		return &apitype.Runtime{Node: c(r.Node), Openclaw: c(r.Openclaw)}
+	}
+	run := func(r *apitype.UpgradeRun) *apitype.UpgradeRun {
+		if r == nil {
+			return nil
+		}
+		x := *r
+		x.ID, x.Kind, x.Phase, x.Result, x.Reason = c(x.ID), c(x.Kind), c(x.Phase), c(x.Result), c(x.Reason)
+		x.From, x.To = *rt(&x.From), *rt(&x.To)
+		x.Steps = slices.Clone(x.Steps)
+		for i := range x.Steps {
+			x.Steps[i].Phase, x.Steps[i].Note = c(x.Steps[i].Phase), c(x.Steps[i].Note)
+		}
+		return &x
+	}
+	x := *u
+	x.Running, x.Last, x.Previous, x.Pinned, x.PinnedWhy = run(x.Running), run(x.Last), rt(x.Previous), rt(x.Pinned), c(x.PinnedWhy)
+	x.Blocked = slices.Clone(x.Blocked)
+	for i := range x.Blocked {
+		b := &x.Blocked[i]
+		b.Runtime, b.Reason = *rt(&b.Runtime), c(b.Reason)
+	}
+	return &x
 }
 
 func cleanAttempt(a *apitype.BackupAttempt) *apitype.BackupAttempt {
@@ -231,6 +266,7 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 				fmt.Fprintf(w, "  copy       %s: %s\n", name, backupLine(b.Targets[name], ""))
 			}
 		}
+		printUpgrade(w, st.Upgrade)
 		if le := g.LastExit; le != nil {
 			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
 		}
@@ -247,6 +283,29 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 		for _, s := range st.NextSteps {
 			fmt.Fprintf(w, "  → %s\n", s)
 		}
+	}
+}
+
+// printUpgrade shows a transaction in progress, or how the last ended,
+// what `rollback` returns to, and blocked versions (cleanStatus cleaned
+// every string).
+func printUpgrade(w io.Writer, u *apitype.Upgrade) {
+	if u == nil {
+		return
+	}
+	rt := func(r apitype.Runtime) string { return fmt.Sprintf("openclaw %s on Node %s", r.Openclaw, r.Node) }
+	switch r := u.Running; {
+	case r != nil:
+		fmt.Fprintf(w, "  upgrade    %s to %s: %s step (started %s ago)\n", r.Kind, rt(r.To), r.Phase, time.Since(r.Started).Round(time.Second))
+	case u.Last != nil:
+		r := u.Last
+		fmt.Fprintf(w, "  upgrade    last %s, to %s: %s, %s ago\n", r.Kind, rt(r.To), r.Result, time.Since(r.Finished).Round(time.Second))
+	}
+	if u.Previous != nil {
+		fmt.Fprintf(w, "  rollback   to %s (`openclawd rollback`)\n", rt(*u.Previous))
+	}
+	for _, b := range u.Blocked {
+		fmt.Fprintf(w, "  blocked    %s: %s\n", rt(b.Runtime), b.Reason)
 	}
 }
 
