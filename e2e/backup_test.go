@@ -499,7 +499,7 @@ func killOpenclawCLIs(t *testing.T, state string) {
 	}
 }
 
-func appendConfig(t *testing.T, path, extra string) {
+func appendConfig(t testing.TB, path, extra string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
