@@ -150,7 +150,7 @@ func TestRealUpgradeFailingTarget(t *testing.T) {
 	appendConfig(t, in.cfg, upgradeCfg)
 	in.start(env...)
 	state := filepath.Join(in.dir, "state")
-	waitVersion(t, in, pins.OpenclawVersion, 8*time.Minute)
+	daemonPID := waitVersion(t, in, pins.OpenclawVersion, 8*time.Minute).PID
 
 	for _, phase := range []string{upgrade.PhaseInstall, upgrade.PhaseSnapshot, upgrade.PhasePreflight, upgrade.PhaseGate, upgrade.PhaseUndo} {
 		t.Run("kill -9 during "+phase, func(t *testing.T) {
@@ -165,10 +165,16 @@ func TestRealUpgradeFailingTarget(t *testing.T) {
 				st, err := store.Load()
 				return err == nil && st.Journal != nil && st.Journal.Phase == phase
 			})
-			_ = in.cmd.Process.Signal(syscall.SIGKILL)
+			// kill -9 of the daemon itself (started as root, openclawd
+			// runs as the service user in a child; the root parent only
+			// waits for it).
+			if err := syscall.Kill(daemonPID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
 			<-in.exited
 			in.start(env...)
 			st := waitVersion(t, in, pins.OpenclawVersion, 5*time.Minute)
+			daemonPID = st.PID
 			waitFor(t, 3*time.Minute, "the transaction's end", func() bool {
 				s, err := store.Load()
 				return err == nil && s.Journal == nil && s.Last != nil && s.Last.To.Openclaw == bad

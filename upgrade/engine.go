@@ -113,27 +113,38 @@ func (e *Engine) Recover(ctx context.Context) (func(context.Context) (Outcome, e
 	}
 }
 
-// drive runs j from its phase to the end.
+// drive runs j from its phase to the end. When ctx ends (openclawd
+// stopping), the journal stays as it is: the next start's Recover deals
+// with it, as after a kill.
 func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, error) {
 	h := e.Host
 	for {
+		if err := ctx.Err(); err != nil {
+			return Outcome{}, fmt.Errorf("%s stopped in its %s step (the next start finishes or undoes it): %w", j.Kind, j.Phase, err)
+		}
 		var err error
 		switch j.Phase {
 		case PhaseInstall:
-			if err := h.Install(ctx, j.Plan); err != nil {
+			if err := h.Install(ctx, j.Plan); ctx.Err() != nil {
+				continue // the loop's top returns; the journal stays
+			} else if err != nil {
 				return e.finish(st, j, ResultRefused, fmt.Sprintf("installing %s failed, so nothing was changed: %v", j.To, err))
 			}
 			err = e.enter(st, j, PhaseSnapshot, "")
 		case PhaseSnapshot:
 			// After the install, the longest step: the snapshot is as
 			// fresh as it can be when the gateway stops.
-			if err := h.Snapshot(ctx, j.Snapshot); err != nil {
+			if err := h.Snapshot(ctx, j.Snapshot); ctx.Err() != nil {
+				continue // the loop's top returns; the journal stays
+			} else if err != nil {
 				return e.finish(st, j, ResultRefused, fmt.Sprintf("the backup before the %s failed, so nothing was changed: %v", j.Kind, err))
 			}
 			err = e.enter(st, j, PhasePreflight, "")
 		case PhasePreflight:
 			db := cmpOr(j.Restore, j.Snapshot) // the state To will run on
-			if err := h.Preflight(ctx, j.To, db); err != nil {
+			if err := h.Preflight(ctx, j.To, db); ctx.Err() != nil {
+				continue // the loop's top returns; the journal stays
+			} else if err != nil {
 				return e.finish(st, j, ResultRefused, fmt.Sprintf("%s refused the state database, so nothing was changed: %v", j.To, err))
 			}
 			err = e.enter(st, j, PhaseSwitch, "")
@@ -160,7 +171,9 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 				h.Start()
 			}
 		case PhaseGate:
-			if gerr := h.Gate(ctx, e.Stable); gerr != nil {
+			if gerr := h.Gate(ctx, e.Stable); ctx.Err() != nil {
+				continue
+			} else if gerr != nil {
 				j.Reason = fmt.Sprintf("%s failed its health gate: %v", j.To, gerr)
 				j.Failed = true
 				e.log().Error(j.Reason+"; rolling back to "+j.From.String()+" and its state", "id", j.ID)
@@ -173,7 +186,9 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 		case PhaseCommit:
 			return e.commit(st, j)
 		case PhaseUndoGate:
-			if gerr := h.Gate(ctx, e.Stable); gerr != nil {
+			if gerr := h.Gate(ctx, e.Stable); ctx.Err() != nil {
+				continue
+			} else if gerr != nil {
 				return e.finish(st, j, ResultFailed, fmt.Sprintf("%s; rolled back to %s and its state from %s, but that is not healthy either: %v", j.Reason, j.From, j.Started.Format(time.RFC3339), gerr))
 			}
 			return e.finish(st, j, ResultRolledBack, fmt.Sprintf("%s; rolled back: %s runs again on the state from just before the %s (%s)", j.Reason, j.From, j.Kind, j.Started.Format(time.RFC3339)))

@@ -373,3 +373,67 @@ func TestStateRefusesForeignNames(t *testing.T) {
 		})
 	}
 }
+
+// TestStopLeavesTheJournal: openclawd stopping mid-step (its context
+// ends) records no outcome; the next start's Recover deals with it.
+func TestStopLeavesTheJournal(t *testing.T) {
+	for _, phase := range []string{"install", "snapshot", "preflight", "gate"} {
+		t.Run(phase, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			w := &world{t: t, current: rtOld, state: "v1", running: true, bad: map[string]bool{}, badPre: map[string]bool{}}
+			h := &cancelAt{world: w, phase: phase, cancel: cancel}
+			e := &Engine{Store: Store{Dir: dir}, Host: h}
+			if _, err := e.Run(ctx, Plan{ID: "20261206T000000Z", Kind: KindUpgrade, From: rtOld, To: rtNew}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run: %v", err)
+			}
+			st, _ := e.Store.Load()
+			if st.Journal == nil || st.Journal.Phase != phase || st.Last != nil {
+				t.Fatalf("after the stop: journal %+v, last %+v", st.Journal, st.Last)
+			}
+			w.running = false
+			if _, err, _ := restart(&Engine{Store: Store{Dir: dir}, Host: w}, w); err != nil {
+				t.Fatal(err)
+			}
+			st, _ = e.Store.Load()
+			if st.Journal != nil || st.Last == nil || !w.running || !w.healthy() {
+				t.Fatalf("after the restart: %+v, healthy %v", st, w.healthy())
+			}
+		})
+	}
+}
+
+// cancelAt ends the context during one step, whose error is then the
+// context's, as a step's child killed at shutdown returns.
+type cancelAt struct {
+	*world
+	phase  string
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) stop(step string) error {
+	if step == c.phase {
+		c.cancel()
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *cancelAt) Install(ctx context.Context, p Plan) error {
+	return errors.Join(c.stop("install"), c.world.Install(ctx, p))
+}
+
+func (c *cancelAt) Snapshot(ctx context.Context, dst string) error {
+	if err := c.stop("snapshot"); err != nil {
+		return err
+	}
+	return c.world.Snapshot(ctx, dst)
+}
+
+func (c *cancelAt) Preflight(ctx context.Context, rt Runtime, a string) error {
+	return errors.Join(c.stop("preflight"), c.world.Preflight(ctx, rt, a))
+}
+
+func (c *cancelAt) Gate(ctx context.Context, w time.Duration) error {
+	return errors.Join(c.stop("gate"), c.world.Gate(ctx, w))
+}
