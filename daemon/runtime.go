@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -36,14 +35,12 @@ func RuntimeOptions(cfg *config.Config, log *slog.Logger) provision.Options {
 			nodeSums = map[string]string{p: cfg.Node.SHA256}
 		}
 	}
+	pinned, integrity, lock := pins.Openclaw()
 	oc := openclaw.InstallOptions{
-		Root: root, Version: pins.OpenclawVersion, Integrity: pins.OpenclawIntegrity,
+		Root: root, Version: pinned, Integrity: integrity, Lock: lock,
 		CacheDir: cfg.Layout().NPMCache(), Log: log,
 	}
-	if lock, err := fs.Sub(pins.OpenclawFiles, "openclaw"); err == nil {
-		oc.Lock = lock
-	}
-	if cfg.Openclaw.Version != "" && cfg.Openclaw.Version != pins.OpenclawVersion {
+	if cfg.Openclaw.Version != "" && cfg.Openclaw.Version != pinned {
 		oc.Version, oc.Integrity, oc.Lock = cfg.Openclaw.Version, cfg.Openclaw.Integrity, nil
 	}
 	tty := term.IsTerminal(int(os.Stderr.Fd()))

@@ -194,7 +194,7 @@ func resolveVersions(ctx context.Context, cfg *config.Config, req apitype.Upgrad
 			return err
 		}
 	}
-	if ocv == pins.OpenclawVersion && pub.Integrity == pins.OpenclawIntegrity {
+	if v, i, lock := pins.Openclaw(); ocv == v && pub.Integrity == i && lock != nil {
 		return nil // the lock compiled into openclawd
 	}
 	if _, ok := openclaw.Find(openclaw.InstallOptions{Root: l.Runtime(), Version: ocv}); ok {
@@ -289,13 +289,16 @@ func InstallStep(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	platform, _ := node.Platform()
 	o.Node.Version, o.Node.SHA256 = j.To.Node, map[string]string{platform: j.Install.NodeSHA256}
 	o.Openclaw.Version, o.Openclaw.Integrity = j.To.Openclaw, j.Install.Integrity
+	pv, pi, plock := pins.Openclaw()
 	switch {
 	case j.Install.LockDir != "":
 		if filepath.Dir(j.Install.LockDir) != cfg.Layout().Upgrade() {
 			return fmt.Errorf("the plan's lockfile %s is not in %s", j.Install.LockDir, cfg.Layout().Upgrade())
 		}
 		o.Openclaw.Lock = os.DirFS(j.Install.LockDir)
-	case j.To.Openclaw != pins.OpenclawVersion:
+	case j.To.Openclaw == pv && j.Install.Integrity == pi:
+		o.Openclaw.Lock = plock
+	default:
 		o.Openclaw.Lock = nil // resolved at install, checked against the integrity
 	}
 	n, ok := node.Find(o.Node)

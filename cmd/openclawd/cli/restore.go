@@ -147,7 +147,8 @@ func gatewayVersion(cfg *config.Config) string {
 	if cfg.Openclaw.Version != "" {
 		return cfg.Openclaw.Version
 	}
-	return pins.OpenclawVersion
+	v, _, _ := pins.Openclaw()
+	return v
 }
 
 // resolveArchive finds the archive pos names: at a target (downloaded,
