@@ -41,21 +41,25 @@ var realRT struct {
 // registry, and cached by the pins.
 func realRuntime(tb testing.TB, deb string) string {
 	tb.Helper()
-	realRT.once.Do(func() { realRT.path, realRT.err = provisionRuntime(tb, deb) })
+	realRT.once.Do(func() {
+		lock, _ := os.ReadFile(filepath.Join(moduleRoot(tb), "runtime", "pins", "openclaw", "package-lock.json"))
+		realRT.path, realRT.err = provisionRuntime(tb, deb, pins.OpenclawVersion, lock)
+	})
 	if realRT.err != nil {
 		tb.Fatal(realRT.err)
 	}
 	return realRT.path
 }
 
-func provisionRuntime(tb testing.TB, deb string) (string, error) {
+// provisionRuntime provisions, with the deb's openclawd, the openclaw it
+// pins (openclaw; key names what decides the install, for the cache).
+func provisionRuntime(tb testing.TB, deb, openclaw string, key []byte) (string, error) {
 	dir := cacheDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	lock, _ := os.ReadFile(filepath.Join(moduleRoot(tb), "runtime", "pins", "openclaw", "package-lock.json"))
-	h := sha256.Sum256(fmt.Appendf(lock, "\n%s %s %s", pins.NodeVersion, pins.OpenclawVersion, goruntime.GOARCH))
-	img := filepath.Join(dir, fmt.Sprintf("runtime-node%s-openclaw%s-%s.tar.zst", pins.NodeVersion, pins.OpenclawVersion, hex.EncodeToString(h[:6])))
+	h := sha256.Sum256(fmt.Appendf(key, "\n%s %s %s", pins.NodeVersion, openclaw, goruntime.GOARCH))
+	img := filepath.Join(dir, fmt.Sprintf("runtime-node%s-openclaw%s-%s.tar.zst", pins.NodeVersion, openclaw, hex.EncodeToString(h[:6])))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cacheLock, err := fsutil.Acquire(ctx, filepath.Join(dir, "runtime.lock"), nil)
