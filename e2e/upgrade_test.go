@@ -153,8 +153,9 @@ func TestRealUpgradeFailingTarget(t *testing.T) {
 	daemonPID := waitVersion(t, in, pins.OpenclawVersion, 8*time.Minute).PID
 
 	for _, phase := range []string{upgrade.PhaseInstall, upgrade.PhaseSnapshot, upgrade.PhasePreflight, upgrade.PhaseGate, upgrade.PhaseUndo} {
-		t.Run("kill -9 during "+phase, func(t *testing.T) {
-			in.t = t
+		// One test, not subtests: each start's cleanup belongs to the
+		// test that outlives the loop.
+		func() {
 			cli := exec.Command(bins.openclawd, "upgrade", "--config", in.cfg, "--openclaw", bad, "--yes", "--force")
 			if err := cli.Start(); err != nil {
 				t.Fatal(err)
@@ -189,9 +190,8 @@ func TestRealUpgradeFailingTarget(t *testing.T) {
 			}
 			checkUnmigrated(t, state)
 			t.Logf("killed during %s: %s (%s)", phase, s.Last.Result, s.Last.Reason)
-		})
+		}()
 	}
-	in.t = t
 
 	out, rc := in.cli("upgrade", "--config", in.cfg, "--openclaw", bad, "--yes", "--force")
 	if rc != 1 || !strings.Contains(out, "failed its health gate") || !strings.Contains(out, "rolled back") {
