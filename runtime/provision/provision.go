@@ -29,6 +29,10 @@ type Options struct {
 	Node     node.Options
 	Openclaw openclaw.InstallOptions
 	Log      *slog.Logger
+	// KeepCurrent installs the wanted runtime beside a complete current
+	// one without switching to it: only an upgrade, with its snapshot
+	// and health gate, may switch a gateway that has state.
+	KeepCurrent bool
 }
 
 // Runtime is a complete, provisioned runtime.
@@ -123,7 +127,9 @@ func ensure(ctx context.Context, o Options, log *slog.Logger) (Runtime, error) {
 		}
 	}
 	cur := Current{Node: filepath.Base(n.Dir), Openclaw: filepath.Base(oc.Dir)}
-	if old, _ := ReadCurrent(o.Root); old != cur {
+	if old, _ := ReadCurrent(o.Root); o.KeepCurrent && Complete(o.Root, old) {
+		return Runtime{Node: n, Openclaw: oc}, nil
+	} else if old != cur {
 		if err := Point(o.Root, cur); err != nil {
 			return Runtime{}, err
 		}

@@ -98,3 +98,42 @@ func TestFailedUpgradeKeepsTheCurrentRuntime(t *testing.T) {
 		t.Error("Ensure succeeded with nothing to fall back to")
 	}
 }
+
+// TestKeepCurrent: with a complete current runtime, KeepCurrent installs
+// beside it (here: finds the wanted one installed) and never switches;
+// with none, it switches as ever.
+func TestKeepCurrent(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("no Node platform")
+	}
+	p, _ := node.Platform()
+	tests := []struct {
+		name    string
+		current *Current
+		want    Current
+	}{
+		{name: "a current runtime stays", current: &Current{Node: "node-24.21.0-" + p, Openclaw: "openclaw-2026.9.5"},
+			want: Current{Node: "node-24.21.0-" + p, Openclaw: "openclaw-2026.9.5"}},
+		{name: "a first install switches", want: Current{Node: "node-24.21.0-" + p, Openclaw: "openclaw-2026.9.6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for _, n := range []string{"node-24.21.0-" + p, "openclaw-2026.9.5", "openclaw-2026.9.6"} {
+				fakeInstall(t, root, n)
+			}
+			if tt.current != nil {
+				setCurrent(t, root, *tt.current)
+			}
+			rt, err := Ensure(context.Background(), Options{Root: root, KeepCurrent: true,
+				Node:     node.Options{Root: root, Version: "24.21.0"},
+				Openclaw: openclaw.InstallOptions{Root: root, Version: "2026.9.6"}})
+			if err != nil || filepath.Base(rt.Openclaw.Dir) != "openclaw-2026.9.6" {
+				t.Fatalf("Ensure = %+v, %v", rt, err)
+			}
+			if got, _ := ReadCurrent(root); got != tt.want {
+				t.Errorf("current %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}

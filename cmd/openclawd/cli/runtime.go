@@ -47,7 +47,10 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 			return ExitFailure
 		}
 		log := slog.New(slog.NewTextHandler(stderr, nil))
-		rt, err := provision.Ensure(ctx, daemon.RuntimeOptions(cfg, log))
+		o := daemon.RuntimeOptions(cfg, log)
+		o.KeepCurrent = true
+		cur, hadCurrent := daemon.CurrentRuntime(cfg)
+		rt, err := provision.Ensure(ctx, o)
 		if err == nil && rt.Fallback != nil {
 			err = rt.Fallback
 		}
@@ -56,7 +59,9 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 			return ExitFailure
 		}
 		fmt.Fprintf(stdout, "runtime ready: %s, %s\n", rt.Node.Dir, rt.Openclaw.Dir)
-		fmt.Fprintln(stdout, "a running gateway picks it up at its next start: `sudo openclawd restart`")
+		if hadCurrent && (filepath.Base(rt.Node.Dir) != cur.Dirs.Node || filepath.Base(rt.Openclaw.Dir) != cur.Dirs.Openclaw) {
+			fmt.Fprintf(stdout, "the gateway stays on %s: `sudo openclawd upgrade` switches, with a backup, a preflight and a health gate\n", cur)
+		}
 	case "list":
 		ents, err := provision.List(root)
 		if err != nil {

@@ -134,6 +134,7 @@ func follow(ctx context.Context, client *localapi.Client, id string, stdout, std
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	misses := 0
+	begun := time.Now()
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		st, err := client.Status(sctx)
@@ -156,6 +157,10 @@ func follow(ctx context.Context, client *localapi.Client, id string, stdout, std
 				run = st.Upgrade.Last
 			}
 			if run == nil || run.ID != id {
+				if time.Since(begun) > time.Minute {
+					fmt.Fprintln(stderr, "openclawd: the transaction did not begin; `openclawd logs` says why")
+					return ExitFailure
+				}
 				break
 			}
 			for ; seen < len(run.Steps); seen++ {
