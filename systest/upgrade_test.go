@@ -52,6 +52,9 @@ func repackWithPins(tb testing.TB, old string) (string, error) {
 	defer cancel()
 	dir := filepath.Join(workDir(tb), "debs-older-pins")
 	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
 	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-R", old, tree).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("dpkg-deb -R: %v\n%s", err, out)
 	}
