@@ -120,7 +120,7 @@ func TestPackageUpgradeNewPins(t *testing.T) {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			if out, err := m.gCtx(ctx, nil, "apt-get", "install", "-y", "--no-download", "/root/"+filepath.Base(pkgs.new)); err != nil {
+			if out, err := m.gCtx(ctx, nil, "apt-get", "install", "-y", "/root/"+filepath.Base(pkgs.new)); err != nil {
 				t.Fatalf("apt-get install: %v\n%s", err, out)
 			}
 			st := m.waitHealthy("the gateway on the new pins", 6*time.Minute, func(s apitype.Status) bool {
