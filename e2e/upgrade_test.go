@@ -152,7 +152,7 @@ func TestRealUpgradeFailingTarget(t *testing.T) {
 	state := filepath.Join(in.dir, "state")
 	daemonPID := waitVersion(t, in, pins.OpenclawVersion, 8*time.Minute).PID
 
-	for _, phase := range []string{upgrade.PhaseInstall, upgrade.PhaseSnapshot, upgrade.PhasePreflight, upgrade.PhaseGate, upgrade.PhaseUndo} {
+	for _, phase := range []string{upgrade.PhaseInstall, upgrade.PhaseSnapshot, upgrade.PhasePreflight, upgrade.PhaseGate, upgrade.PhaseUndoGate} {
 		// One test, not subtests: each start's cleanup belongs to the
 		// test that outlives the loop.
 		func() {
