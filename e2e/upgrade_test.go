@@ -135,8 +135,9 @@ func TestRealUpgrade(t *testing.T) {
 // TestRealUpgradeFailingTarget upgrades the real gateway to a test-built
 // openclaw that migrates the database and then exits during its start
 // (internal/npmtest), served by a local registry in front of the real
-// one. openclawd is killed with SIGKILL at each step of the transaction;
-// every restart finishes or undoes it. Then one runs to the end: rolled
+// one. openclawd is killed with SIGKILL at each step of the transaction
+// long enough to catch from outside (package upgrade's tests kill it at
+// every step); every restart finishes or undoes it. Then one runs to the end: rolled
 // back, the old version healthy on exactly the state it had, the target
 // blocked.
 func TestRealUpgradeFailingTarget(t *testing.T) {
