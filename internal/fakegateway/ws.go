@@ -162,10 +162,12 @@ func (g *gateway) connect(ctx context.Context, wc *wsConn, f frame) error {
 		g.out.info("ws", "connect refused conn=%s code=%s", wc.id, refusal.Details["code"])
 		return wc.refuse(ctx, f.ID, *refusal, websocket.StatusPolicyViolation, "unauthorized")
 	}
+	// Connected before hello-ok goes out: a client that has it may see a
+	// shutdown at once, and must get its event.
+	wc.hello.Store(true)
 	if err := wc.reply(ctx, f.ID, g.helloOK(wc, p), nil); err != nil {
 		return err
 	}
-	wc.hello.Store(true)
 	wc.c.SetReadLimit(1 << 20)
 	g.out.info("ws", "connected conn=%s client=%s mode=%s role=%s scopes=%d remote=%t", wc.id, p.Client.ID, p.Client.Mode, p.Role, len(p.Scopes), wc.who.remote)
 	go g.ticks(ctx, wc)
