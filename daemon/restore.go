@@ -91,7 +91,7 @@ func (d *Daemon) afterSwap() {
 func (d *Daemon) gate(j *backup.Journal) error {
 	cfg := d.config()
 	layout := cfg.Layout()
-	err := d.healthGate(context.Background(), 0)
+	err := d.healthGate(context.Background(), time.Now(), 0)
 	if err == nil {
 		if err := backup.Commit(layout, j); err != nil {
 			d.log.Warn("finishing the restore", "err", err)

@@ -65,6 +65,13 @@ func (d *Daemon) Upgrade(ctx context.Context, req apitype.UpgradeRequest) (apity
 		d.dropPlanDir(res.Plan)
 		return ap, upgrade.ErrInProgress
 	}
+	// A restore may have begun while the plan was resolved, and the plan
+	// is only good for the runtime it was made from.
+	if cur, ok := CurrentRuntime(cfg); d.restoring.Load() || !ok || !cur.Same(res.Plan.From) {
+		d.upgrading.Store(false)
+		d.dropPlanDir(res.Plan)
+		return ap, errors.New("the runtime or the state changed while the plan was made (a restore, or another upgrade): nothing was changed; run the command again")
+	}
 	go func() {
 		defer d.upgrading.Store(false)
 		_, _ = d.transact(d.runCtx, func(ctx context.Context, e *upgrade.Engine) (upgrade.Outcome, error) { return e.Run(ctx, res.Plan) })
@@ -73,8 +80,9 @@ func (d *Daemon) Upgrade(ctx context.Context, req apitype.UpgradeRequest) (apity
 	return ap, nil
 }
 
-// transact runs one transaction with the backups lock held (no backup of
-// a state that may be swapped back) and its plan directory removed after.
+// transact runs one transaction and removes its plan directory after.
+// Scheduled backups wait while it runs (upgrading); the snapshot is made
+// under the backups lock, and so is each state swap.
 func (d *Daemon) transact(ctx context.Context, run func(context.Context, *upgrade.Engine) (upgrade.Outcome, error)) (upgrade.Outcome, error) {
 	o, err := run(ctx, d.engine())
 	if err != nil {
@@ -239,8 +247,10 @@ func (h upgradeHost) RestoreState(ctx context.Context, archive string) error {
 		_ = os.RemoveAll(s.Dir)
 		return err
 	}
+	// A restore journal left behind would be gated or undone by the next
+	// start's restore recovery, under whatever runtime is current then.
 	if err := backup.Commit(l, j); err != nil {
-		d.log.Warn("finishing the state swap", "err", err)
+		return fmt.Errorf("finishing the state swap: %w", err)
 	}
 	d.afterSwap()
 	return nil
@@ -248,8 +258,8 @@ func (h upgradeHost) RestoreState(ctx context.Context, archive string) error {
 
 func (h upgradeHost) Start() { h.d.sup.Resume() }
 
-func (h upgradeHost) Gate(ctx context.Context, window time.Duration) error {
-	return h.d.healthGate(ctx, window)
+func (h upgradeHost) Gate(ctx context.Context, since time.Time, window time.Duration) error {
+	return h.d.healthGate(ctx, since, window)
 }
 
 func (h upgradeHost) Prune(keep ...upgrade.Runtime) {
@@ -268,12 +278,15 @@ func (h upgradeHost) Prune(keep ...upgrade.Runtime) {
 
 // healthGate waits for the gateway to start (/startupz started, and the
 // WebSocket hello-ok when deep probes are on) and then to stay up, with
-// no crash and its crash-loop breaker untripped, for window.
-func (d *Daemon) healthGate(ctx context.Context, window time.Duration) error {
+// no crash and its crash-loop breaker untripped since the gate began, for
+// window. A clean restart of its own (exit 0) within the window passes if
+// it is healthy again at the end; a crash does not.
+func (d *Daemon) healthGate(ctx context.Context, since time.Time, window time.Duration) error {
 	cfg := d.config()
 	start := time.Now()
 	limit := cfg.Health.StartupTimeout + 30*time.Second
 	var healthyAt time.Time
+	crashes := 0 // when it first became healthy: a crash before is the start's
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -282,15 +295,15 @@ func (d *Daemon) healthGate(ctx context.Context, window time.Duration) error {
 		switch {
 		case ss.State == supervisor.Failed || ss.State == supervisor.Backoff && ss.Crashes >= 2:
 			return errors.New(exitWhy(ss))
-		case !healthyAt.IsZero() && ss.Crashes > 0:
+		case !healthyAt.IsZero() && ss.Crashes > crashes:
 			return fmt.Errorf("it crashed %s after becoming healthy, within the %s stable window: %s", time.Since(healthyAt).Round(time.Second), window, exitWhy(ss))
 		case up && healthyAt.IsZero():
-			healthyAt = time.Now()
+			healthyAt, crashes = time.Now(), ss.Crashes
 			if window > 0 {
 				d.log.Info("health gate: the gateway is healthy; holding the stable window", "window", window)
 			}
 		case up && time.Since(healthyAt) >= window:
-			return breakerTripped(d.config().Layout().Gateway(), start)
+			return breakerTripped(d.config().Layout().Gateway(), since)
 		case !up && time.Since(start) > limit+window:
 			return fmt.Errorf("not healthy within %s (%s)", limit+window, ss.State)
 		}
@@ -327,6 +340,9 @@ func (d *Daemon) recoverUpgrade(ctx context.Context) func() {
 	e := d.engine()
 	resume, err := e.Recover(ctx)
 	if err != nil {
+		// upgrading stays set: no restore or upgrade may swap anything
+		// under the journal the next start will try again.
+		d.upgrading.Store(true)
 		err = fmt.Errorf("an interrupted upgrade could not be undone: %w", err)
 		d.sup.Hold(err.Error() + "; the gateway stays stopped rather than run one version on another's state: fix the cause, then restart openclawd, which tries again")
 		d.log.Error("upgrade recovery failed", "err", err)
@@ -389,8 +405,8 @@ func (d *Daemon) upgradeToPins(ctx context.Context) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if !d.upgrading.CompareAndSwap(false, true) {
-		return
+	if d.restoring.Load() || d.sup.Status().State == supervisor.Paused || !d.upgrading.CompareAndSwap(false, true) {
+		return // a restore, or a hold the transaction's start must not lift
 	}
 	defer d.upgrading.Store(false)
 	_, in, _, _ := wantedRuntime(cfg)
@@ -445,7 +461,7 @@ func (d *Daemon) upgradeStatus(now time.Time) (*apitype.Upgrade, []apitype.Warni
 	if o := st.Last; o != nil && st.Journal == nil && (o.Result == upgrade.ResultRolledBack || o.Result == upgrade.ResultFailed) && now.Sub(o.Finished) < 7*24*time.Hour {
 		ws = append(ws, apitype.Warning{Code: "upgrade_rolled_back", Severity: "warning",
 			Text: fmt.Sprintf("the %s to %s at %s was rolled back: %s", o.Kind, o.To, o.Finished.Local().Format(time.DateTime), o.Reason),
-			Fix:  "Read `openclawd logs` around that time; the failed version is blocked until `sudo openclawd upgrade --force`."})
+			Fix:  blockedFix(st, o.To)})
 	}
 	cur, ok := CurrentRuntime(cfg)
 	want, _, _, err := wantedRuntime(cfg)
@@ -465,4 +481,11 @@ func (d *Daemon) upgradeStatus(now time.Time) (*apitype.Upgrade, []apitype.Warni
 			Fix:  "Run `sudo openclawd upgrade` to move to the pinned runtime (with a health gate and rollback), or keep it as it is."})
 	}
 	return u, ws
+}
+
+func blockedFix(st upgrade.State, to upgrade.Runtime) string {
+	if st.BlockOf(to) != nil {
+		return "Read `openclawd logs` around that time; the failed version is blocked until `sudo openclawd upgrade --force`."
+	}
+	return "Read `openclawd logs` around that time, then run the upgrade again."
 }

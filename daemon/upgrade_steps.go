@@ -30,7 +30,9 @@ import (
 // process tree, and a step that hangs is killed with its process group.
 
 // UpgradeStore is the transaction state of cfg's state dir.
-func UpgradeStore(cfg *config.Config) upgrade.Store { return upgrade.Store{Dir: cfg.Layout().Upgrade()} }
+func UpgradeStore(cfg *config.Config) upgrade.Store {
+	return upgrade.Store{Dir: cfg.Layout().Upgrade()}
+}
 
 // runtimeOf names the versions of the runtime in dirs (node-<v>-<os>-<arch>,
 // openclaw-<v>).
@@ -292,7 +294,7 @@ func InstallStep(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	pv, pi, plock := pins.Openclaw()
 	switch {
 	case j.Install.LockDir != "":
-		if filepath.Dir(j.Install.LockDir) != cfg.Layout().Upgrade() {
+		if j.Install.LockDir != filepath.Join(cfg.Layout().Upgrade(), "plan-"+j.ID) {
 			return fmt.Errorf("the plan's lockfile %s is not in %s", j.Install.LockDir, cfg.Layout().Upgrade())
 		}
 		o.Openclaw.Lock = os.DirFS(j.Install.LockDir)
@@ -301,24 +303,20 @@ func InstallStep(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	default:
 		o.Openclaw.Lock = nil // resolved at install, checked against the integrity
 	}
-	n, ok := node.Find(o.Node)
-	if !ok {
-		if j.Install.NodeSHA256 == "" {
-			return fmt.Errorf("Node %s is not installed and the plan has no checksum for it", j.To.Node)
-		}
-		log.Info("installing Node.js beside the current one", "version", j.To.Node)
-		if n, err = node.Ensure(ctx, o.Node); err != nil {
-			return err
-		}
+	if _, ok := node.Find(o.Node); !ok && j.Install.NodeSHA256 == "" {
+		return fmt.Errorf("Node %s is not installed and the plan has no checksum for it", j.To.Node)
 	}
-	o.Openclaw.Node = n
-	oc, ok := openclaw.Find(o.Openclaw)
-	if !ok {
-		log.Info("installing openclaw beside the current one with npm ci", "version", j.To.Openclaw)
-		if oc, err = openclaw.Ensure(ctx, o.Openclaw); err != nil {
-			return err
-		}
+	// Under the runtime lock (a prune or `runtime install` waits), beside
+	// the current runtime, which stays current.
+	o.KeepCurrent = true
+	rt, err := provision.Ensure(ctx, o)
+	if err == nil && rt.Fallback != nil {
+		err = rt.Fallback
 	}
+	if err != nil {
+		return err
+	}
+	n, oc := rt.Node, rt.Openclaw
 	if got := (provision.Current{Node: filepath.Base(n.Dir), Openclaw: filepath.Base(oc.Dir)}); got != j.To.Dirs {
 		return fmt.Errorf("installed %+v, but the plan names %+v", got, j.To.Dirs)
 	}
@@ -357,6 +355,13 @@ func PreflightStep(ctx context.Context, cfg *config.Config) (string, error) {
 	cmd, err := openclawCommand(cfg, &rt, []string{"database", "preflight", db, "--json"})
 	if err != nil {
 		return "", err
+	}
+	// The target's CLI reads the staged copy as its state dir, never the
+	// live one the running gateway owns: nothing changes before the switch.
+	for i, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "OPENCLAW_STATE_DIR=") {
+			cmd.Env[i] = "OPENCLAW_STATE_DIR=" + filepath.Join(s.Dir, "openclaw")
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

@@ -30,8 +30,9 @@ type Host interface {
 	// Start starts the gateway again.
 	Start()
 	// Gate waits for the started gateway to become healthy, then to stay
-	// so for window; the error says why it did not.
-	Gate(ctx context.Context, window time.Duration) error
+	// so for window; the error says why it did not. since is when the
+	// gate began (before a restart, when it resumes one).
+	Gate(ctx context.Context, since time.Time, window time.Duration) error
 	// Prune removes installed runtimes other than keep's.
 	Prune(keep ...Runtime)
 }
@@ -99,11 +100,14 @@ func (e *Engine) Recover(ctx context.Context) (func(context.Context) (Outcome, e
 	case PhaseInstall, PhaseSnapshot, PhasePreflight:
 		_, err := e.finish(&st, j, ResultRefused, fmt.Sprintf("openclawd stopped during the %s step; nothing had changed, the gateway stays on %s", j.Phase, j.From))
 		return nil, err
-	case PhaseSwitch, PhaseUndo:
-		if j.Phase == PhaseSwitch {
-			j.Reason = "openclawd stopped while switching to " + j.To.String()
-		}
+	case PhaseSwitch:
+		j.Reason = "openclawd stopped while switching to " + j.To.String()
 		if err := e.undo(ctx, &st, j, false); err != nil {
+			return nil, err
+		}
+		return resume, nil
+	case PhaseUndo:
+		if err := e.revert(ctx, &st, j, false); err != nil {
 			return nil, err
 		}
 		return resume, nil
@@ -171,14 +175,18 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 				h.Start()
 			}
 		case PhaseGate:
-			if gerr := h.Gate(ctx, e.Stable); ctx.Err() != nil {
+			if gerr := h.Gate(ctx, phaseSince(j), e.Stable); ctx.Err() != nil {
 				continue
 			} else if gerr != nil {
 				j.Reason = fmt.Sprintf("%s failed its health gate: %v", j.To, gerr)
 				j.Failed = true
 				e.log().Error(j.Reason+"; rolling back to "+j.From.String()+" and its state", "id", j.ID)
-				if err = h.Stop(ctx, "rolling back to "+j.From.String()); err == nil {
-					err = e.undo(ctx, st, j, true)
+				// Written before the stop, which may take minutes: a
+				// restart meanwhile undoes, never gates the target again.
+				if err = e.enter(st, j, PhaseUndo, j.Reason); err == nil {
+					if err = h.Stop(ctx, "rolling back to "+j.From.String()); err == nil {
+						err = e.revert(ctx, st, j, true)
+					}
 				}
 				break
 			}
@@ -186,12 +194,16 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 		case PhaseCommit:
 			return e.commit(st, j)
 		case PhaseUndoGate:
-			if gerr := h.Gate(ctx, e.Stable); ctx.Err() != nil {
+			state := "on the state it had: the target never ran"
+			if j.Touched {
+				state = fmt.Sprintf("on the state from just before the %s (%s)", j.Kind, j.Started.Format(time.RFC3339))
+			}
+			if gerr := h.Gate(ctx, phaseSince(j), e.Stable); ctx.Err() != nil {
 				continue
 			} else if gerr != nil {
-				return e.finish(st, j, ResultFailed, fmt.Sprintf("%s; rolled back to %s and its state from %s, but that is not healthy either: %v", j.Reason, j.From, j.Started.Format(time.RFC3339), gerr))
+				return e.finish(st, j, ResultFailed, fmt.Sprintf("%s; rolled back to %s %s, but that is not healthy either: %v", j.Reason, j.From, state, gerr))
 			}
-			return e.finish(st, j, ResultRolledBack, fmt.Sprintf("%s; rolled back: %s runs again on the state from just before the %s (%s)", j.Reason, j.From, j.Kind, j.Started.Format(time.RFC3339)))
+			return e.finish(st, j, ResultRolledBack, fmt.Sprintf("%s; rolled back: %s runs again %s", j.Reason, j.From, state))
 		default:
 			return Outcome{}, fmt.Errorf("upgrade journal in unknown phase %q", j.Phase)
 		}
@@ -201,13 +213,18 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 	}
 }
 
-// undo puts From and the snapshot's state back and starts the gateway on
-// them (when started is true; offline, the daemon's start does that).
-// The gateway is stopped.
+// undo enters PhaseUndo and reverts.
 func (e *Engine) undo(ctx context.Context, st *State, j *Journal, started bool) error {
 	if err := e.enter(st, j, PhaseUndo, j.Reason); err != nil {
 		return err
 	}
+	return e.revert(ctx, st, j, started)
+}
+
+// revert puts From and the snapshot's state back and starts the gateway
+// on them (when started is true; offline, the daemon's start does that).
+// The gateway is stopped; the journal is in PhaseUndo.
+func (e *Engine) revert(ctx context.Context, st *State, j *Journal, started bool) error {
 	if err := e.Host.Point(j.From); err != nil {
 		return fmt.Errorf("rolling back: %w", err)
 	}
@@ -304,6 +321,14 @@ func (e *Engine) removeSnapshots(st State) {
 			_ = os.Remove(p)
 		}
 	}
+}
+
+// phaseSince is when the journal's phase began.
+func phaseSince(j *Journal) time.Time {
+	if n := len(j.Steps); n > 0 {
+		return j.Steps[n-1].At
+	}
+	return j.Started
 }
 
 func cmpOr(a, b string) string {

@@ -116,7 +116,7 @@ func (w *world) healthy() bool {
 	return !strings.Contains(w.state, "migrated") || strings.Contains(w.state, "migrated-by-"+w.current.Openclaw)
 }
 
-func (w *world) Gate(context.Context, time.Duration) error {
+func (w *world) Gate(context.Context, time.Time, time.Duration) error {
 	if err := w.call("gate"); err != nil {
 		return err
 	}
@@ -360,6 +360,7 @@ func TestStateRefusesForeignNames(t *testing.T) {
 		{"runtime dir escapes", State{Journal: &Journal{Plan: Plan{ID: "20261206T000000Z", From: Runtime{Dirs: provision.Current{Node: "../../x"}}}, Phase: PhaseGate}}},
 		{"bad id", State{Journal: &Journal{Plan: Plan{ID: "../x"}, Phase: PhaseGate}}},
 		{"bad phase", State{Journal: &Journal{Plan: Plan{ID: "20261206T000000Z"}, Phase: "rm -rf"}}},
+		{"lockfile dir elsewhere", State{Journal: &Journal{Plan: Plan{ID: "20261206T000000Z", Install: Install{LockDir: dir + "/.."}}, Phase: PhaseInstall}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -434,6 +435,6 @@ func (c *cancelAt) Preflight(ctx context.Context, rt Runtime, a string) error {
 	return errors.Join(c.stop("preflight"), c.world.Preflight(ctx, rt, a))
 }
 
-func (c *cancelAt) Gate(ctx context.Context, w time.Duration) error {
-	return errors.Join(c.stop("gate"), c.world.Gate(ctx, w))
+func (c *cancelAt) Gate(ctx context.Context, since time.Time, w time.Duration) error {
+	return errors.Join(c.stop("gate"), c.world.Gate(ctx, since, w))
 }

@@ -244,6 +244,9 @@ func (st State) check(dir string) error {
 			errs = append(errs, fmt.Errorf("is in the unknown phase %q", j.Phase))
 		}
 		errs = append(errs, snap(j.Snapshot), snap(j.Restore), rt(j.From), rt(j.To))
+		if l := j.Install.LockDir; l != "" && l != filepath.Join(dir, "plan-"+j.ID) {
+			errs = append(errs, fmt.Errorf("names the lockfile dir %s, not %s", l, filepath.Join(dir, "plan-"+j.ID)))
+		}
 	}
 	if p := st.Previous; p != nil {
 		errs = append(errs, snap(p.Snapshot), rt(p.Runtime))

@@ -141,13 +141,8 @@ func ensure(ctx context.Context, o Options, log *slog.Logger) (Runtime, error) {
 // Point makes cur the runtime in use: one atomic rename. Both of its
 // directories must be complete installs.
 func Point(root string, cur Current) error {
-	for _, d := range []string{cur.Node, cur.Openclaw} {
-		if !PlainName(d) {
-			return fmt.Errorf("switching the current runtime: %q is not a runtime directory name", d)
-		}
-		if _, err := os.Stat(filepath.Join(root, d, marker)); err != nil {
-			return fmt.Errorf("switching the current runtime: %s is not a complete install (%w)", d, err)
-		}
+	if !Complete(root, cur) {
+		return fmt.Errorf("switching the current runtime: %s and %s are not both complete installs in %s", cur.Node, cur.Openclaw, root)
 	}
 	b, _ := json.MarshalIndent(cur, "", "  ")
 	if err := fsutil.WriteFileAtomic(CurrentFile(root), append(b, '\n'), 0o644); err != nil {

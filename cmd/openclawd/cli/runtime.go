@@ -86,10 +86,22 @@ func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		tw.Flush()
 	case "prune":
-		// Keep what the running gateway uses, whatever `current` says.
+		// Keep what the running gateway uses, whatever `current` says, and
+		// what an upgrade in progress or `rollback` would return to.
 		var keep []string
 		if st, err := localapi.NewClient(cfg.Control.Socket).Status(context.Background()); err == nil {
 			keep = st.Gateway.Runtime
+		}
+		ust, err := daemon.UpgradeStore(cfg).Load()
+		if err != nil {
+			fmt.Fprintf(stderr, "openclawd: %v\n", err)
+			return ExitFailure
+		}
+		if j := ust.Journal; j != nil {
+			keep = append(keep, j.From.Dirs.Node, j.From.Dirs.Openclaw, j.To.Dirs.Node, j.To.Dirs.Openclaw)
+		}
+		if p := ust.Previous; p != nil {
+			keep = append(keep, p.Runtime.Dirs.Node, p.Runtime.Dirs.Openclaw)
 		}
 		removed, err := provision.Prune(context.Background(), root, keep...)
 		for _, e := range removed {
