@@ -28,6 +28,13 @@ func (d *Daemon) Upgrade(ctx context.Context, req apitype.UpgradeRequest) (apity
 	if d.restoring.Load() {
 		return apitype.UpgradePlan{}, errors.New("a restore is running: wait for it to finish")
 	}
+	// One that has just recorded its outcome may still be tidying up.
+	for i := 0; i < 100 && d.upgrading.Load(); i++ {
+		if st, err := UpgradeStore(d.config()).Load(); err != nil || st.Journal != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if d.upgrading.Load() {
 		return apitype.UpgradePlan{}, upgrade.ErrInProgress
 	}

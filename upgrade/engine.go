@@ -253,11 +253,10 @@ func (e *Engine) commit(st *State, j *Journal) (Outcome, error) {
 	st.Previous = &Previous{Runtime: j.From, Snapshot: j.Snapshot, Left: j.Started}
 	st.StableSince = e.now().UTC()
 	st.Blocked = slices.DeleteFunc(st.Blocked, func(b Block) bool { return b.Runtime.Same(j.To) })
-	o, err := e.finish(st, j, ResultDone, fmt.Sprintf("%s is running and passed its health gate; `openclawd rollback` returns to %s and the state from %s", j.To, j.From, j.Started.Format(time.RFC3339)))
-	if err == nil {
-		e.Host.Prune(j.From, j.To)
-	}
-	return o, err
+	// Pruned before the outcome is recorded: whoever waits for it finds
+	// the transaction wholly over (a restart in between prunes again).
+	e.Host.Prune(j.From, j.To)
+	return e.finish(st, j, ResultDone, fmt.Sprintf("%s is running and passed its health gate; `openclawd rollback` returns to %s and the state from %s", j.To, j.From, j.Started.Format(time.RFC3339)))
 }
 
 // finish records the outcome and ends the journal.
