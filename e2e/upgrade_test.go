@@ -306,11 +306,13 @@ func keys(m map[string][]string) []string {
 
 // After the rollback the old gateway booted again, and a boot writes two
 // kinds of rows: journals, appended to (each snapshot row must still be
-// there), and observations of the config file it reads, rewritten by key
-// (the same keys must be there; the file's inode and times are new).
+// there), and observations of the files it reads (the config, the agent
+// databases), rewritten by key: the same keys must be there, while inodes,
+// sizes and times are new.
 var (
 	journals     = map[string]bool{"gateway_boot_lifecycle": true, "backup_runs": true}
-	observations = map[string][]string{"diagnostic_events": {"scope", "event_key"}, "config_health_entries": {"config_path"}}
+	observations = map[string][]string{"diagnostic_events": {"scope", "event_key"}, "config_health_entries": {"config_path"},
+		"agent_databases": {"agent_id", "path", "schema_version"}}
 )
 
 // rowKeys is each row's key columns, sorted.
