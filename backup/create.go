@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/statedir"
 )
 
@@ -321,11 +322,11 @@ func checkSpace(dir string, l statedir.Layout) error {
 		}
 		need += 2 * n
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
+	free, err := fsutil.FreeBytes(dir)
+	if err != nil {
 		return fmt.Errorf("backup: checking free space in %s: %w", dir, err)
 	}
-	if free := int64(st.Bavail) * int64(st.Bsize); free < need {
+	if free < need {
 		return fmt.Errorf("backup: not enough free space in %s: %d MB free, a backup needs about %d MB; free some (`openclawd backup list`, old archives, logs) or keep fewer (backup.keep)", dir, free>>20, need>>20)
 	}
 	return nil

@@ -91,11 +91,9 @@ func (p *provisioner) ensure(ctx context.Context, cfg *config.Config, log *slog.
 	// A complete current runtime is what the gateway starts on, whatever
 	// this openclawd pins: moving to the pins is a transaction with a
 	// snapshot and a health gate (upgradeToPins), never a silent switch.
-	if cur, err := provision.ReadCurrent(o.Root); err == nil && provision.Complete(o.Root, cur) {
-		rt := provision.Runtime{Node: node.Install{Dir: filepath.Join(o.Root, cur.Node)},
-			Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw), Version: runtimeOf(cur).Openclaw}}
+	if rt, ok := provision.Installed(o.Root); ok {
 		p.mu.Lock()
-		p.dirs, p.fallback = []string{cur.Node, cur.Openclaw}, nil
+		p.dirs, p.fallback = []string{filepath.Base(rt.Node.Dir), filepath.Base(rt.Openclaw.Dir)}, nil
 		p.mu.Unlock()
 		return rt, nil
 	}

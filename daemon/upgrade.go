@@ -377,7 +377,7 @@ func (d *Daemon) upgradeToPins(ctx context.Context) {
 		return
 	}
 	cur, ok := CurrentRuntime(cfg)
-	want, _, key, err := wantedRuntime(cfg)
+	want, in, key, err := wantedRuntime(cfg)
 	if !ok || err != nil {
 		return
 	}
@@ -416,7 +416,6 @@ func (d *Daemon) upgradeToPins(ctx context.Context) {
 		return // a restore, or a hold the transaction's start must not lift
 	}
 	defer d.upgrading.Store(false)
-	_, in, _, _ := wantedRuntime(cfg)
 	d.log.Info("this openclawd pins another runtime than the one running: upgrading, with a health gate", "from", cur.String(), "to", want.String())
 	p := upgrade.Plan{ID: upgrade.NewID(time.Now()), Kind: upgrade.KindPins, From: cur, To: want, Install: in, Wanted: key}
 	_, _ = d.transact(ctx, func(ctx context.Context, e *upgrade.Engine) (upgrade.Outcome, error) { return e.Run(ctx, p) })

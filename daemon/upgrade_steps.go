@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/openclawd/openclawd/backup"
 	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/internal/semver"
 	"github.com/openclawd/openclawd/localapi/apitype"
 	"github.com/openclawd/openclawd/runtime/node"
@@ -186,11 +186,11 @@ func resolveVersions(ctx context.Context, cfg *config.Config, req apitype.Upgrad
 	}
 	p.To = upgrade.Runtime{Node: nv, Openclaw: ocv, Dirs: provision.Current{Node: "node-" + nv + "-" + platform, Openclaw: "openclaw-" + ocv}}
 	p.Install.Integrity = pub.Integrity
-	switch {
+	switch pinned := RuntimeOptions(cfg, nil).Node; {
 	case nv == from.Node:
 		// Installed already: nothing to download.
-	case nv == RuntimeOptions(cfg, nil).Node.Version:
-		p.Install.NodeSHA256 = RuntimeOptions(cfg, nil).Node.SHA256[platform]
+	case nv == pinned.Version:
+		p.Install.NodeSHA256 = pinned.SHA256[platform]
 	default:
 		if p.Install.NodeSHA256, err = node.SumFor(ctx, cfg.Node.Mirror, nv); err != nil {
 			return err
@@ -241,31 +241,16 @@ func diskCheck(cfg *config.Config, p upgrade.Plan, res *PlanResult) error {
 		snap = max(r.Local.Size, r.Local.LastSize)
 	}
 	if snap == 0 {
-		snap, _ = dirBytes(l.Gateway())
+		snap = fsutil.DirSize(l.Gateway())
 	}
 	res.NeedBytes += 2*snap + 100<<20 // openclaw's own archive, then ours; and room to breathe
-	var fs unix.Statfs_t
-	if err := unix.Statfs(l.Upgrade(), &fs); err != nil {
+	if res.FreeBytes, err = fsutil.FreeBytes(l.Upgrade()); err != nil {
 		return fmt.Errorf("checking free space in %s: %w", l.Upgrade(), err)
 	}
-	res.FreeBytes = int64(fs.Bavail) * int64(fs.Bsize)
 	if res.FreeBytes < res.NeedBytes {
 		return fmt.Errorf("the %s needs about %d MB free in %s and %d MB are: nothing was changed; free some space (`sudo openclawd runtime prune` removes unused runtimes)", p.Kind, res.NeedBytes>>20, l.Root, res.FreeBytes>>20)
 	}
 	return nil
-}
-
-func dirBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n, err
 }
 
 // journal is the transaction in progress, for a step's child.
@@ -374,7 +359,7 @@ func PreflightStep(ctx context.Context, cfg *config.Config) (string, error) {
 		Issues        []any  `json:"issues"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil || r.Status == "" {
-		return "", fmt.Errorf("openclaw %s's `database preflight` gave no verdict (%v): %s", j.To.Openclaw, cmpErr(runErr, err), tail(string(out), 5))
+		return "", fmt.Errorf("openclaw %s's `database preflight` gave no verdict (%v): %s", j.To.Openclaw, cmp.Or(runErr, err), tail(string(out), 5))
 	}
 	verdict := fmt.Sprintf("status %q: database schema %d, openclaw %s expects %d", r.Status, r.FoundVersion, j.To.Openclaw, r.TargetVersion)
 	if !preflightOK[r.Status] {
@@ -385,13 +370,6 @@ func PreflightStep(ctx context.Context, cfg *config.Config) (string, error) {
 		return "", errors.New(verdict)
 	}
 	return verdict, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func tail(s string, n int) string {

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func (e *Engine) drive(ctx context.Context, st *State, j *Journal) (Outcome, err
 			}
 			err = e.enter(st, j, PhasePreflight, "")
 		case PhasePreflight:
-			db := cmpOr(j.Restore, j.Snapshot) // the state To will run on
+			db := cmp.Or(j.Restore, j.Snapshot) // the state To will run on
 			if err := h.Preflight(ctx, j.To, db); ctx.Err() != nil {
 				continue // the loop's top returns; the journal stays
 			} else if err != nil {
@@ -328,11 +329,4 @@ func phaseSince(j *Journal) time.Time {
 		return j.Steps[n-1].At
 	}
 	return j.Started
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -81,29 +81,24 @@ func Ensure(ctx context.Context, o Options) (Runtime, error) {
 	if err == nil {
 		return rt, nil
 	}
-	if prev, ok := current(o); ok && (prev.Node.Dir != rt.Node.Dir || prev.Openclaw.Dir != rt.Openclaw.Dir) {
+	if prev, ok := Installed(o.Root); ok && (prev.Node.Dir != rt.Node.Dir || prev.Openclaw.Dir != rt.Openclaw.Dir) {
 		prev.Fallback = err
 		return prev, nil
 	}
 	return Runtime{}, err
 }
 
-// current is the complete runtime `current` names, if any.
-func current(o Options) (Runtime, bool) {
-	cur, err := ReadCurrent(o.Root)
-	if err != nil || cur.Node == "" || cur.Openclaw == "" {
+// Installed is the runtime current.json names under root, if both of its
+// directories are complete installs.
+func Installed(root string) (Runtime, bool) {
+	cur, err := ReadCurrent(root)
+	if err != nil || !Complete(root, cur) {
 		return Runtime{}, false
 	}
-	rt := Runtime{
-		Node:     node.Install{Dir: filepath.Join(o.Root, cur.Node)},
-		Openclaw: openclaw.Install{Dir: filepath.Join(o.Root, cur.Openclaw)},
-	}
-	for _, d := range []string{rt.Node.Dir, rt.Openclaw.Dir} {
-		if _, err := os.Stat(filepath.Join(d, marker)); err != nil {
-			return Runtime{}, false
-		}
-	}
-	return rt, true
+	return Runtime{
+		Node:     node.Install{Dir: filepath.Join(root, cur.Node)},
+		Openclaw: openclaw.Install{Dir: filepath.Join(root, cur.Openclaw), Version: strings.TrimPrefix(cur.Openclaw, "openclaw-")},
+	}, true
 }
 
 const marker = ".openclawd-installed"
@@ -222,7 +217,7 @@ func List(root string) ([]Entry, error) {
 		}
 		_, err := os.Stat(filepath.Join(root, name, marker))
 		out = append(out, Entry{Name: name, Complete: err == nil && !link, Current: name == cur.Node || name == cur.Openclaw,
-			Bytes: dirSize(filepath.Join(root, name))})
+			Bytes: fsutil.DirSize(filepath.Join(root, name))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -261,17 +256,4 @@ func Prune(ctx context.Context, root string, keep ...string) ([]Entry, error) {
 		removed = append(removed, e)
 	}
 	return removed, nil
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
