@@ -3,8 +3,7 @@ package daemon
 import (
 	"context"
 	"os"
-	"os/exec"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/openclawd/openclawd/backup"
@@ -47,34 +46,21 @@ func (d *Daemon) scheduleBackups(ctx context.Context) {
 		if _, err := os.Stat(cfg.Layout().GatewayConfig()); err != nil {
 			continue // the gateway has not run yet: nothing to back up
 		}
-		exe, err := os.Executable()
-		if err != nil {
-			d.log.Error("scheduled backup: cannot find openclawd's binary", "err", err)
-			continue
-		}
-		cmd := exec.CommandContext(ctx, exe, "backup", "--scheduled", "--config", cfg.Path)
-		var out tailBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
 		d.backingUp.Store(true)
-		done, err := d.sup.StartExempt(cmd)
-		if err == nil {
-			// Below the gateway: a backup must not slow the bot's replies.
-			// What it starts (the openclaw CLI) inherits this.
-			_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, 10)
-			err = cmd.Wait()
-			done()
-		}
+		// Nice 10, below the gateway: a backup must not slow the bot's
+		// replies. What it starts (the openclaw CLI) inherits this.
+		out, err := d.runChild(ctx, 10, "backup", "--scheduled", "--config", cfg.Path)
 		d.backingUp.Store(false)
 		if err != nil {
 			// Said once per distinct failure; status shows it until fixed.
-			if msg := d.secrets.Redact(out.String()); msg != lastErr {
-				d.log.Error("scheduled backup failed; `openclawd status` shows it, and it is tried again later", "err", err, "output", msg)
+			if msg := err.Error(); msg != lastErr {
+				d.log.Error("scheduled backup failed; `openclawd status` shows it, and it is tried again later", "err", err, "output", d.secrets.Redact(strings.TrimSpace(string(out))))
 				lastErr = msg
 			}
 			continue
 		}
 		lastErr = ""
-		d.log.Info("scheduled backup done", "output", d.secrets.Redact(out.String()))
+		d.log.Info("scheduled backup done", "output", d.secrets.Redact(strings.TrimSpace(string(out))))
 	}
 }
 
