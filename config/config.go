@@ -38,6 +38,7 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Backup   Backup   `yaml:"backup"`
 	Upgrade  Upgrade  `yaml:"upgrade"`
+	Alerts   Alerts   `yaml:"alerts"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -235,9 +236,11 @@ func Default() *Config {
 			Socket: defaultSocket,
 			Group:  "openclawd",
 		},
-		TLS:    TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
+		TLS:     TLS{Mode: "off", HTTPPort: 80, HTTPSPort: 443, CheckInterval: time.Hour},
 		Backup:  Backup{Every: 24 * time.Hour, Keep: Keep{Last: 3, Daily: 7, Weekly: 4, Monthly: 6}, Recipients: []string{}, Targets: []BackupTarget{}},
 		Upgrade: Upgrade{StableWindow: 2 * time.Minute},
+		Alerts: Alerts{Notify: []Notify{}, Grace: 2 * time.Minute, ResolveAfter: time.Minute, MinInterval: 30 * time.Second,
+			Heartbeat: Heartbeat{Every: 5 * time.Minute}},
 	}
 }
 

@@ -125,6 +125,7 @@ func (c *Config) Validate() error {
 			bad(key, "%s is a service-manager marker that changes how the gateway restarts; remove it", k)
 		}
 	}
+	c.validateAlerts(bad)
 	if w := c.Upgrade.StableWindow; w < 0 || w > time.Hour {
 		bad("upgrade.stable_window", "%s is out of range; use 0s to 1h (default 2m)", w)
 	}

@@ -92,6 +92,11 @@ type Options struct {
 	// before truncation. Prefer Secrets: Redact cannot see a secret cut
 	// where the raw line was.
 	Redact func(string) string
+	// OnLine, if set, sees every cleaned, redacted line before collapsing
+	// and rate limiting drop any: how the daemon hears what the gateway
+	// says of itself (its crash-loop breaker). It runs on the writer's
+	// goroutine and must be quick.
+	OnLine func(string)
 }
 
 // Stats are a Pipe's counters since New. Every non-empty line is exactly one

@@ -155,6 +155,9 @@ func (p *Pipe) endLine() {
 		text += " …[" + fmtCount(uint64(cut)) + " bytes cut]"
 	}
 	p.stats.Lines++
+	if p.o.OnLine != nil {
+		p.o.OnLine(text)
+	}
 	if len(p.tail) > 0 {
 		p.tail[p.tailNext] = text
 		p.tailNext = (p.tailNext + 1) % len(p.tail)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/openclawd/openclawd/internal/redact"
 )
 
 func TestPipeLines(t *testing.T) {
@@ -171,5 +173,21 @@ func TestPipeRedact(t *testing.T) {
 		if strings.Contains(l, "s3cret") {
 			t.Fatalf("token kept in the tail: %q", l)
 		}
+	}
+}
+
+// OnLine sees every line, also those the rate limit and collapsing drop,
+// cleaned and with secrets masked.
+func TestPipeOnLine(t *testing.T) {
+	var seen []string
+	var secrets redact.Set
+	secrets.Update("s3cr3t-token-value")
+	p, _, _ := newTestPipe(Options{MaxLinesPerMinute: 1, Burst: 1, Secrets: &secrets, OnLine: func(l string) { seen = append(seen, l) }})
+	if _, err := p.Write([]byte("retry 1\nretry 2\n\x1b[31mbreaker tripped\x1b[0m\ntoken s3cr3t-token-value\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"retry 1", "retry 2", "breaker tripped", "token [redacted]"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("OnLine saw %q, want %q", seen, want)
 	}
 }
