@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openclawd/openclawd/alert"
 	"github.com/openclawd/openclawd/backup"
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/embedcaddy"
@@ -68,6 +69,9 @@ type Daemon struct {
 	supStarted atomic.Bool // the supervisor's loop runs
 
 	runCtx context.Context // run's: ends at shutdown
+
+	alertsMgr *alert.Manager
+	alerts    alertState
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
@@ -147,6 +151,7 @@ func (d *Daemon) run(ctx context.Context) error {
 			Logger: gwLog, Attrs: []slog.Attr{slog.String("stream", stream)}, Level: level,
 			MaxLinesPerMinute: cfg.Logs.MaxLinesPerMinute, Burst: cfg.Logs.Burst,
 			Secrets: d.secrets,
+			OnLine:  d.gatewayLine,
 		})
 	}
 	stdout, stderr := pipe("stdout", slog.LevelInfo), pipe("stderr", slog.LevelWarn)
@@ -211,6 +216,15 @@ func (d *Daemon) run(ctx context.Context) error {
 			d.log.Warn("a backup holds the lock during the restore's health gate", "err", err)
 			unlockGate = func() {}
 		}
+	}
+	if err := d.startAlerts(ctx); err != nil {
+		d.log.Error("alerts are off", "err", err)
+	} else {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = d.alertsMgr.Stop(sctx)
+		}()
 	}
 	_ = d.sup.Start(ctx)
 	d.supStarted.Store(true)

@@ -49,6 +49,7 @@ func (d *Daemon) reload(why string) (string, error) {
 		notes = append(notes, msg)
 	}
 	d.checks.trigger()
+	d.reconfigureAlerts(cfg)
 	if st := d.sup.Status(); st.State == supervisor.Failed || st.State == supervisor.Backoff {
 		d.log.Info("config reloaded; restarting the gateway", "why", why)
 		d.sup.Restart("configuration changed")

@@ -67,6 +67,10 @@ func (d *Daemon) Status() apitype.Status {
 	st.Warnings = append(st.Warnings, bw...)
 	st.Upgrade, bw = d.upgradeStatus(time.Now())
 	st.Warnings = append(st.Warnings, bw...)
+	st.Warnings = append(st.Warnings, certWarnings(cfg, st.TLS)...)
+	st.Warnings = append(st.Warnings, d.hostWarnings(cfg, ss, time.Now())...)
+	st.Alerts, bw = d.alertsStatus()
+	st.Warnings = append(st.Warnings, bw...)
 	if os.Geteuid() == 0 {
 		st.Warnings = append(st.Warnings, apitype.Warning{Code: "running_as_root", Severity: "warning",
 			Text: "openclawd and the gateway run as root (user: root): the gateway runs an AI agent with tools, and it would act as root",

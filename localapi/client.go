@@ -88,6 +88,21 @@ func (c *Client) Upgrade(ctx context.Context, r apitype.UpgradeRequest) (apitype
 	return out, err
 }
 
+// TestAlerts sends a test message to every alert channel and says which
+// worked.
+func (c *Client) TestAlerts(ctx context.Context) ([]apitype.AlertTest, error) {
+	var out []apitype.AlertTest
+	err := c.do(ctx, http.MethodPost, "/v1/alerts/test", &out)
+	return out, err
+}
+
+// ResumeSpend lifts the spend cap's pause for the rest of the day.
+func (c *Client) ResumeSpend(ctx context.Context) (apitype.RestartResponse, error) {
+	var r apitype.RestartResponse
+	err := c.do(ctx, http.MethodPost, "/v1/spend/resume", &r)
+	return r, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return c.send(ctx, method, path, nil, out)
 }

@@ -59,6 +59,12 @@ func (b *backend) Upgrade(context.Context, apitype.UpgradeRequest) (apitype.Upgr
 	return apitype.UpgradePlan{}, errors.New("not in this test")
 }
 
+func (b *backend) TestAlerts(context.Context) []apitype.AlertTest { return nil }
+
+func (b *backend) ResumeSpend(context.Context) (string, error) {
+	return "", errors.New("not in this test")
+}
+
 func serve(t *testing.T, gid int) (string, *backend) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lapi")

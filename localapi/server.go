@@ -34,6 +34,10 @@ type Backend interface {
 	// Upgrade resolves an upgrade or rollback and, unless req.Check,
 	// begins it; status follows its steps.
 	Upgrade(ctx context.Context, req apitype.UpgradeRequest) (apitype.UpgradePlan, error)
+	// TestAlerts sends a test message to every alert channel now.
+	TestAlerts(ctx context.Context) []apitype.AlertTest
+	// ResumeSpend lifts a spend cap's pause until the next day begins.
+	ResumeSpend(ctx context.Context) (string, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -96,13 +100,16 @@ func Listen(path string, gid int) (net.Listener, error) {
 // root or openclawd's own user.
 func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
 	s := &Server{b: b, gid: gid, log: log, ln: ln, path: ln.Addr().String(),
-		write: map[string]bool{"/v1/restart": true, "/v1/reload": true, "/v1/restore": true, "/v1/upgrade": true}}
+		write: map[string]bool{"/v1/restart": true, "/v1/reload": true, "/v1/restore": true, "/v1/upgrade": true,
+			"/v1/alerts/test": true, "/v1/spend/resume": true}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/restart", s.restart)
 	mux.HandleFunc("POST /v1/reload", s.reload)
 	mux.HandleFunc("POST /v1/restore", s.restore)
 	mux.HandleFunc("POST /v1/upgrade", s.upgrade)
+	mux.HandleFunc("POST /v1/alerts/test", s.testAlerts)
+	mux.HandleFunc("POST /v1/spend/resume", s.resumeSpend)
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -215,4 +222,17 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) testAlerts(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.TestAlerts(r.Context()))
+}
+
+func (s *Server) resumeSpend(w http.ResponseWriter, r *http.Request) {
+	msg, err := s.b.ResumeSpend(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: msg})
 }

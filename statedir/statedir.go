@@ -83,11 +83,15 @@ func (l Layout) Restore() string { return l.join("restore") }
 // snapshot each one can return to.
 func (l Layout) Upgrade() string { return l.join("upgrade") }
 
+// Alerts holds the alerts' state: open problems, and the outbox of
+// messages not yet delivered.
+func (l Layout) Alerts() string { return l.join("alerts") }
+
 // dirs is every directory of the layout, parents first. All are the
 // service user's, 0700: nobody else needs to enter any of them.
 var dirs = []string{
 	".", "secrets", "logs", "logs/gateway", "run", "tmp", "tmp/gateway",
-	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore", "upgrade",
+	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore", "upgrade", "alerts",
 }
 
 // DirMode is the mode of every directory of the layout.

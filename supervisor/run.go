@@ -159,6 +159,7 @@ func (s *Supervisor) supervise(ctx context.Context, c *child) (e Exit, code stri
 			s.log.Error("gateway is hung; killing it", "pid", c.pid, "reason", r)
 			stopWith(s.o.KillTimeout)
 			e.Cause, code = "the gateway hung: "+r, CodeHung
+			s.update(func(st *Status) { st.HungAt, st.HungReason = time.Now(), e.Cause })
 			return e, code, true
 		case <-listenTick:
 			if err := checkLoopback(s.tree(c.pid)); errors.Is(err, ErrNotLoopback) {

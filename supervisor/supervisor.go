@@ -86,6 +86,11 @@ type Status struct {
 	HealthyAt time.Time // when the current process reported started
 	NextStart time.Time // in Backoff
 	LastExit  *LastExit
+	// HungAt is when openclawd last killed a running gateway that stopped
+	// answering, and HungReason why: an event the state alone can't show,
+	// since the restart follows at once.
+	HungAt     time.Time
+	HungReason string
 }
 
 // Supervisor runs the gateway. Start launches its loop; Stop ends it.

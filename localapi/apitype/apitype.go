@@ -27,6 +27,7 @@ type Status struct {
 	TLS       *TLS      `json:"tls,omitempty"`
 	Backup    *Backup   `json:"backup,omitempty"`
 	Upgrade   *Upgrade  `json:"upgrade,omitempty"`
+	Alerts    *Alerts   `json:"alerts,omitempty"`
 	Warnings  []Warning `json:"warnings,omitempty"`
 	Healthy   bool      `json:"healthy"`
 	NextSteps []string  `json:"next_steps,omitempty"`
@@ -234,4 +235,41 @@ type UpgradeBlock struct {
 	Runtime Runtime   `json:"runtime"`
 	Reason  string    `json:"reason"`
 	At      time.Time `json:"at"`
+}
+
+// Alerts are the open problems and how their delivery goes.
+type Alerts struct {
+	Open      []Alert        `json:"open,omitempty"`
+	Channels  []AlertChannel `json:"channels,omitempty"`
+	Heartbeat *AlertChannel  `json:"heartbeat,omitempty"`
+}
+
+// Alert is an announced problem, open until it has been gone a while.
+type Alert struct {
+	Key      string    `json:"key"`
+	Severity string    `json:"severity"`
+	Text     string    `json:"text"`
+	Fix      string    `json:"fix,omitempty"`
+	Since    time.Time `json:"since"`
+	Opened   time.Time `json:"opened"`
+}
+
+// AlertChannel is one notification channel (or the heartbeat).
+type AlertChannel struct {
+	Name         string    `json:"name"`
+	Service      string    `json:"service"`
+	Pending      int       `json:"pending"`
+	Sent         int       `json:"sent"`
+	LastOK       time.Time `json:"last_ok,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	NextTry      time.Time `json:"next_try,omitzero"`
+}
+
+// AlertTest is one channel's answer to POST /v1/alerts/test.
+type AlertTest struct {
+	Name    string `json:"name"`
+	Service string `json:"service"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
 }

@@ -49,6 +49,8 @@ func init() {
 		{"restore", "put a backup back (ARCHIVE, or latest [--from NAME]), with a health gate", restoreCmd},
 		{"upgrade", "move to the pinned (or --openclaw/--node) runtime: backup, preflight, health gate, automatic rollback", upgradeCmd},
 		{"rollback", "return to the runtime before the last upgrade, with its state, under the same gate", rollbackCmd},
+		{"alert", "test: send a test message to every alert channel, and say which worked", alertCmd},
+		{"spend", "show today's and this month's model spend; resume: lift the daily cap's pause", spendCmd},
 		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
 		{"openclaw", "run the openclaw CLI against this gateway (e.g. `devices approve ID`), as its user", openclawCmd},
 		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},

@@ -109,6 +109,7 @@ func cleanStatus(st apitype.Status) apitype.Status {
 		st.Backup = &b
 	}
 	st.Upgrade = cleanUpgrade(st.Upgrade)
+	st.Alerts = cleanAlerts(st.Alerts)
 	st.Warnings = slices.Clone(st.Warnings)
 	for i := range st.Warnings {
 		w := &st.Warnings[i]
@@ -267,6 +268,7 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			}
 		}
 		printUpgrade(w, st.Upgrade)
+		printAlerts(w, st.Alerts, p)
 		if le := g.LastExit; le != nil {
 			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
 		}
@@ -283,6 +285,67 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 		for _, s := range st.NextSteps {
 			fmt.Fprintf(w, "  → %s\n", s)
 		}
+	}
+}
+
+// cleanAlerts cleans every string that came from elsewhere: alert texts
+// carry the gateway's messages, errors carry a service's answer.
+func cleanAlerts(a *apitype.Alerts) *apitype.Alerts {
+	if a == nil {
+		return nil
+	}
+	c := termtext.Clean
+	out := &apitype.Alerts{Open: slices.Clone(a.Open), Channels: slices.Clone(a.Channels)}
+	for i := range out.Open {
+		o := &out.Open[i]
+		o.Key, o.Severity, o.Text, o.Fix = c(o.Key), c(o.Severity), c(o.Text), c(o.Fix)
+	}
+	ch := func(x *apitype.AlertChannel) {
+		x.Name, x.Service, x.LastError = c(x.Name), c(x.Service), c(x.LastError)
+	}
+	for i := range out.Channels {
+		ch(&out.Channels[i])
+	}
+	if a.Heartbeat != nil {
+		hb := *a.Heartbeat
+		ch(&hb)
+		out.Heartbeat = &hb
+	}
+	return out
+}
+
+// printAlerts lists the open alerts and how each channel delivers.
+func printAlerts(w io.Writer, a *apitype.Alerts, p palette) {
+	if a == nil {
+		return
+	}
+	for _, o := range a.Open {
+		col := p.warn
+		if o.Severity == "error" {
+			col = p.bad
+		}
+		fmt.Fprintf(w, "  %salert%s      %s (%s, since %s ago): %s\n", col, p.reset, o.Key, o.Severity, time.Since(o.Since).Round(time.Second), o.Text)
+	}
+	line := func(label string, c apitype.AlertChannel) {
+		state := "ok"
+		switch {
+		case c.LastError != "":
+			state = fmt.Sprintf("%sfailing%s since %s ago: %s", p.bad, p.reset, time.Since(c.FailingSince).Round(time.Second), c.LastError)
+		case c.LastOK.IsZero():
+			state = "nothing sent yet"
+		default:
+			state = fmt.Sprintf("ok, last %s ago", time.Since(c.LastOK).Round(time.Second))
+		}
+		if c.Pending > 0 {
+			state += fmt.Sprintf(", %d waiting", c.Pending)
+		}
+		fmt.Fprintf(w, "  %-10s %s (%s): %s\n", label, c.Name, c.Service, state)
+	}
+	for _, c := range a.Channels {
+		line("notify", c)
+	}
+	if a.Heartbeat != nil {
+		line("heartbeat", *a.Heartbeat)
 	}
 }
 
