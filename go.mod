@@ -12,16 +12,14 @@ require (
 require (
 	github.com/caddyserver/caddy/v2 v2.11.9
 	github.com/caddyserver/certmagic v0.25.6
+	github.com/emersion/go-smtp v0.26.0
+	github.com/nicholas-fedor/shoutrrr v0.13.2
 	github.com/ulikunitz/xz v0.5.15
 	go.uber.org/zap v1.28.0
 	go.yaml.in/yaml/v3 v3.0.5
 )
 
-require (
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.26.0 // indirect
-	github.com/nicholas-fedor/shoutrrr v0.13.2 // indirect
-)
+require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
 
 require (
 	cel.dev/cel-go v0.32.0 // indirect
