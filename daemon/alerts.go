@@ -175,15 +175,17 @@ func dedupe(cs []alert.Condition) []alert.Condition {
 }
 
 // gatewayCondition says whether the gateway is down, and why, in one
-// condition: it holds through a whole crash loop, since the supervisor
-// counts crashes until the gateway has been stable for restart.stable_after.
+// condition: it holds through a whole crash loop, until the gateway has
+// been stable for restart.stable_after.
 func (d *Daemon) gatewayCondition(st apitype.Status, cfg *config.Config) (alert.Condition, bool) {
 	ss := d.sup.Status()
 	g := st.Gateway
 	up := g.State == apitype.GatewayRunning && st.Health.Live && st.Health.Started
+	// The supervisor counts crashes until the next exit after a stable
+	// run, so "stable" here is the same rule seen from the living process.
 	if ss.Code == supervisor.CodeCrashLoop {
 		d.alerts.crashLoop = true
-	} else if ss.Crashes == 0 {
+	} else if ss.Crashes == 0 || (up && !ss.HealthyAt.IsZero() && time.Since(ss.HealthyAt) >= cfg.Restart.StableAfter) {
 		d.alerts.crashLoop = false
 	}
 	hung := !ss.HungAt.IsZero() && (ss.HealthyAt.Before(ss.HungAt) || time.Since(ss.HungAt) < cfg.Alerts.ResolveAfter)
