@@ -37,7 +37,9 @@ func alertInstance(t *testing.T, r *receivers, grace string) *instance {
 	}
 	cfg := strings.Replace(string(b), "gateway:\n", "gateway:\n  env_file: "+env+"\n", 1)
 	cfg = strings.Replace(cfg, "  max_delay: 1s\n", "  max_delay: 1s\n  stable_after: 3s\n", 1)
-	cfg += fmt.Sprintf(`alerts:
+	cfg += fmt.Sprintf(`backup:
+  every: 0s # the fake has no openclaw to back up with
+alerts:
   grace: %s
   resolve_after: 2s
   min_interval: 1s
@@ -197,4 +199,60 @@ func (in *instance) mustStatus() apitype.Status {
 	in.t.Helper()
 	st, _ := in.status()
 	return st
+}
+
+// A crash loop is one alert, however long it lasts: ten minutes of a
+// gateway that crashes a second after each start (with the defaults:
+// grace 2m, resolve after 1m, 30s between messages), then one resolved.
+// It runs beside the other parallel tests; OPENCLAWD_TEST_CRASHLOOP
+// shortens it while developing.
+func TestAlertCrashLoopIsOneAlert(t *testing.T) {
+	t.Parallel()
+	loop := 10 * time.Minute
+	if v := os.Getenv("OPENCLAWD_TEST_CRASHLOOP"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loop = d
+	}
+	r := newReceivers(t)
+	in := alertInstance(t, r, "2m")
+	b, _ := os.ReadFile(in.cfg)
+	cfg := strings.NewReplacer("  resolve_after: 2s\n", "", "  min_interval: 1s\n", "").Replace(string(b))
+	if err := os.WriteFile(in.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.start()
+	in.waitHealthy()
+	in.setMode("crash")
+	began := time.Now()
+	if out, rc := in.cli("restart", "--socket", in.sock); rc != 0 {
+		t.Fatalf("restart: %s", out)
+	}
+	in.waitStatus("the crash loop", time.Minute, func(s apitype.Status, _ int) bool { return s.Gateway.Code == "crash_loop" })
+	problem := func(rs []alerttest.Received) int { return len(alerttest.Matching(rs, "PROBLEM gateway_down")) }
+	waitFor(t, 4*time.Minute, "the alert", func() bool { return problem(r.web.Got()) > 0 })
+	// The loop goes on: poll status now and then until it has lasted.
+	var starts int
+	for time.Since(began) < loop {
+		time.Sleep(5 * time.Second) // the test's pace through a ten-minute loop, not a wait for a condition
+		starts = len(in.eventLines("start "))
+	}
+	all := len(r.web.Got()) + len(r.ntfy.Got()) + len(r.mail.Got())
+	t.Logf("FIGURE %s crash loop: %d gateway starts, %d messages on 3 channels (%d on each), %d alert log lines",
+		loop, starts, all, problem(r.web.Got()), strings.Count(in.stderr.String(), "msg=\"alert: "))
+	if starts < 50 {
+		t.Fatalf("only %d starts in %s: not a crash loop", starts, loop)
+	}
+	for name, got := range map[string][]alerttest.Received{"hook": r.web.Got(), "ntfy": r.ntfy.Got(), "mail": r.mail.Got()} {
+		if len(got) != 1 || problem(got) != 1 {
+			t.Errorf("%s received %d messages during the loop, want 1 problem:\n%+v", name, len(got), got)
+		}
+	}
+	if n := strings.Count(in.stderr.String(), "msg=\"alert: "); n != 1 {
+		t.Errorf("openclawd logged %d alert lines, want 1", n)
+	}
+	in.setMode("normal")
+	waitFor(t, 5*time.Minute, "one resolved", func() bool { return len(alerttest.Matching(r.web.Got(), "RESOLVED gateway_down")) == 1 })
 }
