@@ -96,6 +96,8 @@ type Checker struct {
 	deepFails int    // WebSocket part of the streak
 	httpErr   string // last /healthz error in the streak
 	deepErr   string // last WebSocket error in the streak
+
+	calls chan call // Call's requests, taken by the live session
 }
 
 // New applies defaults to o and returns a Checker; call Validate before use.
@@ -129,6 +131,7 @@ func New(o Options) *Checker {
 		hc:     &http.Client{Transport: transport(), Timeout: o.Timeout, CheckRedirect: noRedirect},
 		wsHTTP: &http.Client{Transport: transport()},
 		base:   fmt.Sprintf("http://127.0.0.1:%d", o.Port),
+		calls:  make(chan call),
 	}
 }
 

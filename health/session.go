@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -48,7 +49,11 @@ func (c *Checker) runSession(ctx context.Context, gen uint64, conn *websocket.Co
 		}
 	}()
 	degraded := false
+	calls := map[string]call{} // Call's requests awaiting their reply
 	defer func() {
+		for _, cl := range calls {
+			cl.reply <- callReply{err: errors.New("the WebSocket closed before the reply")}
+		}
 		if abort.Load() || degraded {
 			conn.CloseNow() // the gateway may not answer a close handshake
 		} else {
@@ -88,6 +93,17 @@ func (c *Checker) runSession(ctx context.Context, gen uint64, conn *websocket.Co
 		select {
 		case <-ctx.Done():
 			return outcome{kind: sessionEnded, helloOK: true}
+		case cl := <-c.calls:
+			seq++
+			id := "c" + strconv.Itoa(seq)
+			wctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+			err := writeFrame(wctx, conn, map[string]any{"type": "req", "id": id, "method": cl.method, "params": cl.params})
+			cancel()
+			if err != nil {
+				cl.reply <- callReply{err: err}
+				continue
+			}
+			calls[id] = cl
 		case err := <-readErr:
 			out := classify(err, true)
 			if out.kind == sessionFailed {
@@ -102,6 +118,9 @@ func (c *Checker) runSession(ctx context.Context, gen uint64, conn *websocket.Co
 				degraded = false
 			case f.Type == "event" && f.Event == "shutdown":
 				c.log.Info("gateway announced shutdown", "payload", string(f.Payload))
+			case f.Type == "res" && calls[f.ID].reply != nil:
+				answer(calls[f.ID], f)
+				delete(calls, f.ID)
 			case f.Type == "res" && f.ID == pendingID && pendingID != "":
 				pendingID = ""
 				if !f.OK {
