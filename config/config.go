@@ -39,6 +39,7 @@ type Config struct {
 	Backup   Backup   `yaml:"backup"`
 	Upgrade  Upgrade  `yaml:"upgrade"`
 	Alerts   Alerts   `yaml:"alerts"`
+	Spend    Spend    `yaml:"spend"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -241,6 +242,7 @@ func Default() *Config {
 		Upgrade: Upgrade{StableWindow: 2 * time.Minute},
 		Alerts: Alerts{Notify: []Notify{}, Grace: 2 * time.Minute, ResolveAfter: time.Minute, MinInterval: 30 * time.Second,
 			Heartbeat: Heartbeat{Every: 5 * time.Minute}},
+		Spend: Spend{Interval: time.Minute},
 	}
 }
 

@@ -195,6 +195,9 @@ func (d *Daemon) gatewayCondition(st apitype.Status, cfg *config.Config) (alert.
 	if up && !d.alerts.crashLoop && !hung {
 		return alert.Condition{}, false
 	}
+	if ss.State == supervisor.Paused {
+		return alert.Condition{}, false // held on purpose: an upgrade, a restore, the spend cap say why
+	}
 	c := alert.Condition{Key: "gateway_down", Severity: alert.Error, Delay: cfg.Alerts.Grace,
 		Fix: "Read the gateway's errors with `openclawd logs -n 100`, and `openclawd status` for what openclawd sees."}
 	reason := g.Reason

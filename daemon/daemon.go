@@ -72,6 +72,7 @@ type Daemon struct {
 
 	alertsMgr *alert.Manager
 	alerts    alertState
+	spend     spendState
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
@@ -226,8 +227,10 @@ func (d *Daemon) run(ctx context.Context) error {
 			_ = d.alertsMgr.Stop(sctx)
 		}()
 	}
+	d.holdForSpend()
 	_ = d.sup.Start(ctx)
 	d.supStarted.Store(true)
+	go d.watchSpend(ctx)
 	if resumeUpgrade != nil {
 		go resumeUpgrade()
 	} else {

@@ -69,6 +69,8 @@ func (d *Daemon) Status() apitype.Status {
 	st.Warnings = append(st.Warnings, bw...)
 	st.Warnings = append(st.Warnings, certWarnings(cfg, st.TLS)...)
 	st.Warnings = append(st.Warnings, d.hostWarnings(cfg, ss, time.Now())...)
+	st.Spend, bw = d.spendStatus(cfg)
+	st.Warnings = append(st.Warnings, bw...)
 	st.Alerts, bw = d.alertsStatus()
 	st.Warnings = append(st.Warnings, bw...)
 	if os.Geteuid() == 0 {

@@ -87,11 +87,14 @@ func (l Layout) Upgrade() string { return l.join("upgrade") }
 // messages not yet delivered.
 func (l Layout) Alerts() string { return l.join("alerts") }
 
+// Spend holds the daily spend cap's pause and the values it replaced.
+func (l Layout) Spend() string { return l.join("spend") }
+
 // dirs is every directory of the layout, parents first. All are the
 // service user's, 0700: nobody else needs to enter any of them.
 var dirs = []string{
 	".", "secrets", "logs", "logs/gateway", "run", "tmp", "tmp/gateway",
-	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore", "upgrade", "alerts",
+	"home", "openclaw", "runtime", "caddy", "caddy-xdg", "backups", "restore", "upgrade", "alerts", "spend",
 }
 
 // DirMode is the mode of every directory of the layout.

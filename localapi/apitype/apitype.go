@@ -28,6 +28,7 @@ type Status struct {
 	Backup    *Backup   `json:"backup,omitempty"`
 	Upgrade   *Upgrade  `json:"upgrade,omitempty"`
 	Alerts    *Alerts   `json:"alerts,omitempty"`
+	Spend     *Spend    `json:"spend,omitempty"`
 	Warnings  []Warning `json:"warnings,omitempty"`
 	Healthy   bool      `json:"healthy"`
 	NextSteps []string  `json:"next_steps,omitempty"`
@@ -272,4 +273,41 @@ type AlertTest struct {
 	Service string `json:"service"`
 	OK      bool   `json:"ok"`
 	Error   string `json:"error,omitempty"`
+}
+
+// Spend is the model spend the gateway recorded, an estimate from its
+// price catalog, and the daily cap's pause.
+type Spend struct {
+	Day          string      `json:"day"` // today, YYYY-MM-DD in Timezone
+	Timezone     string      `json:"timezone"`
+	Today        SpendTotals `json:"today"`
+	Month        SpendTotals `json:"month"`
+	Estimate     bool        `json:"estimate"` // always: prices come from the gateway's catalog
+	UpdatedAt    time.Time   `json:"updated_at,omitzero"`
+	Error        string      `json:"error,omitempty"`
+	DailyAlert   float64     `json:"daily_alert,omitempty"`
+	MonthlyAlert float64     `json:"monthly_alert,omitempty"`
+	DailyCap     float64     `json:"daily_cap,omitempty"`
+	Paused       *SpendPause `json:"paused,omitempty"`
+}
+
+// SpendTotals are tokens and estimated cost over a period.
+type SpendTotals struct {
+	Tokens     int64   `json:"tokens"`
+	Input      int64   `json:"input"`
+	Output     int64   `json:"output"`
+	CacheRead  int64   `json:"cache_read"`
+	CacheWrite int64   `json:"cache_write"`
+	CostUSD    float64 `json:"cost_usd"`
+	// Unpriced counts recorded turns whose model has no price: their cost
+	// is missing from CostUSD.
+	Unpriced int `json:"unpriced_turns"`
+}
+
+// SpendPause is the daily cap's pause of model calls.
+type SpendPause struct {
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"` // the next day's start
+	Mode   string    `json:"mode"`  // "config" (default model and schedules off) or "stopped" (the gateway)
+	Reason string    `json:"reason"`
 }

@@ -110,6 +110,16 @@ func cleanStatus(st apitype.Status) apitype.Status {
 	}
 	st.Upgrade = cleanUpgrade(st.Upgrade)
 	st.Alerts = cleanAlerts(st.Alerts)
+	if st.Spend != nil {
+		sp := *st.Spend
+		sp.Error, sp.Day, sp.Timezone = c(sp.Error), c(sp.Day), c(sp.Timezone)
+		if sp.Paused != nil {
+			pp := *sp.Paused
+			pp.Reason, pp.Mode = c(pp.Reason), c(pp.Mode)
+			sp.Paused = &pp
+		}
+		st.Spend = &sp
+	}
 	st.Warnings = slices.Clone(st.Warnings)
 	for i := range st.Warnings {
 		w := &st.Warnings[i]
@@ -268,6 +278,7 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			}
 		}
 		printUpgrade(w, st.Upgrade)
+		printSpend(w, st.Spend)
 		printAlerts(w, st.Alerts, p)
 		if le := g.LastExit; le != nil {
 			fmt.Fprintf(w, "  %slast exit  %s ago: %s%s\n", p.dim, time.Since(le.At).Round(time.Second), le.Reason, p.reset)
@@ -312,6 +323,36 @@ func cleanAlerts(a *apitype.Alerts) *apitype.Alerts {
 		out.Heartbeat = &hb
 	}
 	return out
+}
+
+// printSpend shows today's and this month's estimated model spend.
+func printSpend(w io.Writer, s *apitype.Spend) {
+	if s == nil {
+		return
+	}
+	if s.UpdatedAt.IsZero() {
+		fmt.Fprintf(w, "  spend      not read yet: %s\n", s.Error)
+		return
+	}
+	line := fmt.Sprintf("  spend      today $%.2f (%s tokens), this month $%.2f (%s tokens), estimated", s.Today.CostUSD, thousands(s.Today.Tokens), s.Month.CostUSD, thousands(s.Month.Tokens))
+	if s.DailyCap > 0 {
+		line += fmt.Sprintf("; daily cap $%.2f", s.DailyCap)
+	}
+	if n := s.Month.Unpriced; n > 0 {
+		line += fmt.Sprintf("; %d turns this month have no price and are not counted", n)
+	}
+	fmt.Fprintln(w, line)
+	if p := s.Paused; p != nil {
+		fmt.Fprintf(w, "  paused     model calls until %s (%s): %s\n", p.Until.Local().Format("2006-01-02 15:04 MST"), p.Mode, p.Reason)
+	}
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // printAlerts lists the open alerts and how each channel delivers.
