@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,6 +165,18 @@ alerts:
 		"agents": map[string]any{"defaults": map[string]any{"model": map[string]any{"primary": fakeprovider.ModelRef}}},
 	})
 	writeFile(t, gwCfg, string(owner), 0o600, serviceIDs.uid)
+	// setup's cost-safe profile, shown, then written by the service user
+	// into the owner's config: the real gateway must start with it.
+	out, rc := in.cli("setup", "--config", in.cfg, "--non-interactive", "--no-start", "--cost-safe=yes")
+	if rc != 0 || !strings.Contains(out, "agents.defaults.heartbeat.every = \"2h\"") || !strings.Contains(out, "cost-safe profile: set ") {
+		t.Fatalf("setup --cost-safe=yes (rc %d):\n%s", rc, out)
+	}
+	if b, _ := os.ReadFile(gwCfg); !strings.Contains(string(b), fakeprovider.ModelRef) || !strings.Contains(string(b), "lightContext") {
+		t.Fatalf("openclaw.json after setup:\n%s", b)
+	}
+	if fi, err := os.Stat(gwCfg); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(serviceIDs.uid) {
+		t.Fatalf("openclaw.json is not the service user's after setup: %v", err)
+	}
 	in.start()
 	in.waitStatus("a healthy real gateway", 8*time.Minute, func(s apitype.Status, rc int) bool {
 		return rc == 0 && s.Healthy && s.Health.Deep.HelloOK
@@ -200,7 +213,7 @@ alerts:
 	if sp.Today.Tokens == 0 || sp.Today.Tokens > int64(atPause*(prov.PromptTokens+prov.CompletionTokens)) || sp.Today.CostUSD < capUSD || !sp.Estimate {
 		t.Errorf("spend in status: %+v; the provider served %d requests of %d tokens", sp, atPause, prov.PromptTokens+prov.CompletionTokens)
 	}
-	out, _ := in.cli("status", "--socket", in.sock)
+	out, _ = in.cli("status", "--socket", in.sock)
 	if !strings.Contains(out, "spend      today $") || !strings.Contains(out, "paused     model calls until") {
 		t.Errorf("status does not show the spend and the pause:\n%s", out)
 	}
@@ -231,7 +244,7 @@ alerts:
 
 	// Resume: the owner's config comes back, and turns reach the provider.
 	resumedAt, oldPID := time.Now(), in.mustStatus().Gateway.PID
-	out, rc := in.cli("spend", "resume", "--socket", in.sock)
+	out, rc = in.cli("spend", "resume", "--socket", in.sock)
 	if rc != 0 || !strings.Contains(out, "model calls resumed") {
 		t.Fatalf("spend resume (rc %d): %s", rc, out)
 	}

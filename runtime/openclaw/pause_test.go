@@ -77,3 +77,23 @@ func TestPauseResume(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyCostSafe(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "openclaw.json")
+	if err := os.WriteFile(p, []byte(`{agents: {defaults: {heartbeat: {every: "30m", target: "owner"}}}, gateway: {port: 1}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := ApplyCostSafe(p)
+	if err != nil || len(changed) != len(CostSafe()) {
+		t.Fatalf("changed %v, %v", changed, err)
+	}
+	root, _ := readGatewayConfig(p)
+	for _, want := range [][]string{{"agents", "defaults", "heartbeat", "target"}, {"gateway", "port"}} {
+		if _, ok := root.Get(want...); !ok {
+			t.Errorf("the owner's %v is gone", want)
+		}
+	}
+	if again, err := ApplyCostSafe(p); err != nil || again != nil {
+		t.Fatalf("a second apply changed %v (%v)", again, err)
+	}
+}

@@ -75,6 +75,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if args[0] == "upgrade-step" { // the daemon's own, not listed
 		return upgradeStepCmd(args[1:], stdout, stderr)
 	}
+	if args[0] == "cost-profile" { // setup's own, not listed
+		return costProfileCmd(args[1:], stdout, stderr)
+	}
 	fmt.Fprintf(stderr, "openclawd: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return ExitUsage

@@ -44,6 +44,7 @@ type setup struct {
 	acmeCARootPEM                          []byte // --acme-ca-root's content, copied beside the config
 	domains, envKeys                       listFlag
 	nonInteractive, noStart                bool
+	costMode                               string // --cost-safe: auto, yes or no
 	wait                                   time.Duration
 	given                                  map[string]bool // flags on the command line
 
@@ -94,6 +95,7 @@ func newSetup(args []string, stdout, stderr io.Writer) (*setup, int) {
 	fs.StringVar(&o.acmeCARoot, "acme-ca-root", "", "a PEM `file` to trust the ACME CA by")
 	fs.Var(&o.envKeys, "env", "a gateway environment variable `NAME` for the env file (repeat it); the value comes from stdin as NAME=VALUE, or from a hidden prompt, never from the command line")
 	fs.BoolVar(&o.nonInteractive, "non-interactive", false, "never prompt; fail naming the missing flag")
+	fs.StringVar(&o.costMode, "cost-safe", "auto", "the cost-safe profile (long heartbeat interval, no dreaming, no autonomous skill review): yes, no, or auto (yes for a new install)")
 	fs.BoolVar(&o.noStart, "no-start", false, "change the files only; do not (re)start openclawd")
 	fs.DurationVar(&o.wait, "wait", 3*time.Minute, "how long to wait for the gateway to be healthy")
 	if rc := parse(fs, args); rc >= 0 {
@@ -202,6 +204,11 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	// descriptors: root follows no link in the state dir.
 	tokenNew, err := o.ensureToken(cfg, acct)
 	if err != nil {
+		return 0, err
+	}
+
+	// (c2) The cost-safe profile, in the gateway's own config.
+	if err := o.costSafe(cfg); err != nil {
 		return 0, err
 	}
 

@@ -23,7 +23,7 @@ func TestSetupOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	o := newTestSetup(t, []string{"--config", e.cfg, "--non-interactive", "--no-start", "--env", "OPENAI_API_KEY", "--tls", "internal", "--domain", "claw.lan"},
+	o := newTestSetup(t, []string{"--config", e.cfg, "--non-interactive", "--no-start", "--env", "OPENAI_API_KEY", "--tls", "internal", "--domain", "claw.lan", "--cost-safe=no"},
 		strings.NewReader("OPENAI_API_KEY=sk-1\n"), &out, &errb)
 	o.user = "nobody"
 	if rc := o.run(context.Background()); rc != ExitOK {

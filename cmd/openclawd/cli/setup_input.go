@@ -17,6 +17,11 @@ import (
 
 // checkFlags refuses bad flag values before any file is read or written.
 func (o *setup) checkFlags() error {
+	switch o.costMode {
+	case "auto", "yes", "no":
+	default:
+		return invalid("--cost-safe: %q is not yes, no or auto", o.costMode)
+	}
 	switch o.tls {
 	case "", "off", "acme", "internal":
 	default:
