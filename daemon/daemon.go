@@ -208,6 +208,15 @@ func (d *Daemon) run(ctx context.Context) error {
 	}
 	// Everything the API reads exists now; serve it, then start the gateway
 	// (on a restore's state, if one is waiting for its health gate).
+	if err := d.startAlerts(ctx); err != nil {
+		d.log.Error("alerts are off", "err", err)
+	} else {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = d.alertsMgr.Stop(sctx)
+		}()
+	}
 	_ = d.api.Start(ctx)
 	// The gate holds the backups lock, as a restore does: no backup is
 	// made of a state that may yet be swapped back.
@@ -217,15 +226,6 @@ func (d *Daemon) run(ctx context.Context) error {
 			d.log.Warn("a backup holds the lock during the restore's health gate", "err", err)
 			unlockGate = func() {}
 		}
-	}
-	if err := d.startAlerts(ctx); err != nil {
-		d.log.Error("alerts are off", "err", err)
-	} else {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = d.alertsMgr.Stop(sctx)
-		}()
 	}
 	d.holdForSpend()
 	_ = d.sup.Start(ctx)

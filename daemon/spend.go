@@ -77,6 +77,8 @@ func (d *Daemon) saveSpend(cfg *config.Config) error {
 // stopped it.
 func (d *Daemon) holdForSpend() {
 	cfg := d.config()
+	d.spend.mu.Lock()
+	defer d.spend.mu.Unlock()
 	d.loadSpend(cfg)
 	p := d.spend.file.Paused
 	if p != nil && p.Mode == pauseStopped && p.Day == today(cfg, time.Now()) {
