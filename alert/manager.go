@@ -478,34 +478,48 @@ func (m *Manager) deliverTo(ctx context.Context, c Channel, now time.Time) time.
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cs.LastTry = now
 	m.dirty = true
 	if err != nil {
 		msg := m.o.Redact(err.Error())
-		if cs.FailingSince.IsZero() {
-			cs.FailingSince = now
+		if cs.failed(now, msg, backoff(cs.Attempts+1)) {
 			m.log.Warn("alert channel failing; messages wait in the outbox", "channel", c.Name, "pending", len(batch), "err", msg)
 		}
-		cs.Attempts++
-		cs.LastError = msg
-		cs.NextTry = now.Add(backoff(cs.Attempts))
 		m.saveLocked()
 		return cs.NextTry
 	}
-	if !cs.FailingSince.IsZero() {
-		m.log.Info("alert channel works again", "channel", c.Name, "failed_for", roundDur(now.Sub(cs.FailingSince)))
+	if since := cs.succeeded(now); !since.IsZero() {
+		m.log.Info("alert channel works again", "channel", c.Name, "failed_for", roundDur(now.Sub(since)))
 	}
 	sent := map[string]bool{}
 	for _, msg := range batch {
 		sent[msg.ID] = true
 	}
 	m.st.Outbox = slices.DeleteFunc(m.st.Outbox, func(msg *Message) bool { return sent[msg.ID] })
-	cs.LastOK, cs.LastError, cs.FailingSince, cs.Attempts, cs.NextTry = now, "", time.Time{}, 0, time.Time{}
 	cs.Sent += len(batch)
 	cs.Dropped -= dropped
 	m.log.Info("alert sent", "channel", c.Name, "messages", len(batch), "title", title)
 	m.saveLocked()
 	return now.Add(m.o.MinInterval)
+}
+
+// failed records a failed try and when to try again; it says whether the
+// channel was working until now (the failure worth a log line).
+func (cs *ChannelState) failed(now time.Time, msg string, wait time.Duration) (first bool) {
+	first = cs.FailingSince.IsZero()
+	if first {
+		cs.FailingSince = now
+	}
+	cs.LastTry, cs.LastError, cs.NextTry = now, msg, now.Add(wait)
+	cs.Attempts++
+	return first
+}
+
+// succeeded records a delivery; it returns since when the channel had
+// been failing (zero if it was not).
+func (cs *ChannelState) succeeded(now time.Time) (failingSince time.Time) {
+	failingSince = cs.FailingSince
+	cs.LastTry, cs.LastOK, cs.LastError, cs.FailingSince, cs.Attempts, cs.NextTry = now, now, "", time.Time{}, 0, time.Time{}
+	return failingSince
 }
 
 func backoff(attempts int) time.Duration {
@@ -584,22 +598,19 @@ func (m *Manager) heartbeat(ctx context.Context) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextHB = now.Add(every)
-	cs.LastTry = now
 	m.dirty = true
 	if err != nil {
 		msg := m.o.Redact(err.Error())
-		if cs.FailingSince.IsZero() {
-			cs.FailingSince = now
+		if cs.failed(now, msg, min(backoff(cs.Attempts+1), every)) {
 			m.log.Warn("heartbeat ping failing", "err", msg)
 		}
-		cs.Attempts++
-		cs.LastError = msg
-		cs.NextTry = now.Add(min(backoff(cs.Attempts), every))
 		m.nextHB = cs.NextTry
 		m.saveLocked()
 		return cs.NextTry
 	}
-	cs.LastOK, cs.LastError, cs.FailingSince, cs.Attempts, cs.NextTry = now, "", time.Time{}, 0, time.Time{}
+	if since := cs.succeeded(now); !since.IsZero() {
+		m.log.Info("heartbeat ping works again", "failed_for", roundDur(now.Sub(since)))
+	}
 	cs.Sent++
 	m.saveLocked()
 	return now.Add(every)
