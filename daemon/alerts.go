@@ -284,14 +284,16 @@ func (d *Daemon) TestAlerts(ctx context.Context) []apitype.AlertTest {
 }
 
 // gatewayLine hears the gateway's own account of its crash-loop breaker
-// (openclaw's run loop logs both): in safe mode its /readyz can stay 200
-// while no channel starts.
+// (openclaw's run loop logs both; in safe mode its /readyz can stay 200
+// while no channel starts), and of its reload of the spend pause.
 func (d *Daemon) gatewayLine(line string) {
 	switch {
 	case strings.Contains(line, "restart-loop breaker tripped"):
 		d.alerts.safeMode.Store(int64(d.sup.Status().PID))
 	case strings.Contains(line, "restart-loop breaker recovered"):
 		d.alerts.safeMode.Store(0)
+	case strings.Contains(line, "config hot reload applied") && strings.Contains(line, "agents.defaults.model"):
+		d.spend.applied.Store(true) // the spend pause (or its undo) took
 	}
 }
 

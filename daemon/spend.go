@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openclawd/openclawd/config"
@@ -47,6 +48,9 @@ type spendState struct {
 	mu   sync.Mutex
 	last *apitype.Spend // last reading
 	file spendFile
+	// applied is set when the gateway logs that it hot-reloaded the
+	// pause's keys: from then on no turn reaches a model through them.
+	applied atomic.Bool
 }
 
 func spendPath(cfg *config.Config) string { return filepath.Join(cfg.Layout().Spend(), "spend.json") }
@@ -109,10 +113,7 @@ type usageCost struct {
 		Date string `json:"date"`
 		usageTotals
 	} `json:"daily"`
-	Totals      usageTotals `json:"totals"`
-	CacheStatus *struct {
-		Status string `json:"status"`
-	} `json:"cacheStatus"`
+	Totals usageTotals `json:"totals"`
 }
 
 type usageTotals struct {
@@ -168,7 +169,6 @@ func (d *Daemon) pollSpend(ctx context.Context, cfg *config.Config, now time.Tim
 	if err == nil {
 		err = json.Unmarshal(raw, &u)
 	}
-	fresh := false
 	if err != nil {
 		if errors.Is(err, health.ErrNoSession) {
 			err = errors.New("the gateway is not connected; spend is read over its WebSocket")
@@ -182,7 +182,6 @@ func (d *Daemon) pollSpend(ctx context.Context, cfg *config.Config, now time.Tim
 				s.Today = r.api()
 			}
 		}
-		fresh = u.CacheStatus == nil || u.CacheStatus.Status == "fresh"
 	}
 	d.spend.mu.Lock()
 	if err != nil && d.spend.last != nil && d.spend.last.Day == day {
@@ -193,12 +192,12 @@ func (d *Daemon) pollSpend(ctx context.Context, cfg *config.Config, now time.Tim
 	if err != nil {
 		return
 	}
-	d.applyCap(cfg, s, fresh, now)
+	d.applyCap(cfg, s, now)
 }
 
 // applyCap pauses at the cap, and stops the gateway if a pause in config
 // mode did not stop the spend (a session with its own model, say).
-func (d *Daemon) applyCap(cfg *config.Config, s *apitype.Spend, fresh bool, now time.Time) {
+func (d *Daemon) applyCap(cfg *config.Config, s *apitype.Spend, now time.Time) {
 	cap := cfg.Spend.DailyCap
 	d.spend.mu.Lock()
 	defer d.spend.mu.Unlock()
@@ -213,12 +212,15 @@ func (d *Daemon) applyCap(cfg *config.Config, s *apitype.Spend, fresh bool, now 
 			return
 		}
 		d.gwWatch.refresh()
+		d.spend.applied.Store(false)
 		f.Paused = &spendPause{Day: s.Day, Since: now, Mode: pauseConfig, Reason: reason, Saved: saved}
 		if err := d.saveSpend(cfg); err != nil {
 			d.log.Error("saving the spend pause", "err", err)
 		}
 		d.log.Warn("model calls paused: "+reason+"; `openclawd spend resume` lifts it", "until", nextDay(cfg, now))
-	case p != nil && p.Mode == pauseConfig && fresh && now.Sub(p.Since) >= settle(cfg):
+	case p != nil && p.Mode == pauseConfig && now.Sub(p.Since) >= settle(cfg):
+		// Readings only grow, and lag by the gateway's usage cache: a stale
+		// one delays the decision, never makes it wrong.
 		if p.Baseline == nil {
 			b := s.Today.CostUSD
 			p.Baseline = &b
@@ -325,7 +327,8 @@ func (d *Daemon) spendStatus(cfg *config.Config) (*apitype.Spend, []apitype.Warn
 	s := *d.spend.last
 	var ws []apitype.Warning
 	if p := d.spend.file.Paused; p != nil {
-		s.Paused = &apitype.SpendPause{Since: p.Since.UTC(), Until: nextDay(cfg, p.Since).UTC(), Mode: p.Mode, Reason: p.Reason}
+		s.Paused = &apitype.SpendPause{Since: p.Since.UTC(), Until: nextDay(cfg, p.Since).UTC(), Mode: p.Mode, Reason: p.Reason,
+			Applied: p.Mode == pauseStopped || d.spend.applied.Load()}
 		text := "model calls are paused by the daily spend cap: " + p.Reason
 		if p.Mode == pauseStopped {
 			text = "the gateway is stopped by the daily spend cap: " + p.Reason

@@ -96,7 +96,14 @@ func (c *chatClient) turn(t *testing.T, msg string) (state, text string) {
 	run := fmt.Sprintf("turn-%d-%d", time.Now().UnixNano(), c.seq)
 	id := c.send(t, ctx, "chat.send", map[string]any{"sessionKey": "main", "message": msg, "idempotencyKey": run})
 	for {
-		f := c.read(t, ctx)
+		_, b, err := c.conn.Read(ctx)
+		if err != nil {
+			return "closed", err.Error() // the gateway stopped under the turn
+		}
+		var f chatFrame
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("frame %.200s: %v", b, err)
+		}
 		if f.Type == "res" && f.ID == id && !f.OK {
 			return "refused", string(f.Error)
 		}
@@ -203,6 +210,11 @@ alerts:
 	if st.Spend == nil || st.Spend.Paused == nil {
 		t.Fatalf("no pause after %d turns ($%.4f each, cap $%.4f): %+v", turns, perTurn, capUSD, st.Spend)
 	}
+	// The gateway hot-reloads the pause within a second or so: what runs
+	// until then is overshoot too.
+	st, _ = in.waitStatus("the gateway to take the pause", time.Minute, func(s apitype.Status, _ int) bool {
+		return s.Spend != nil && s.Spend.Paused != nil && s.Spend.Paused.Applied
+	})
 	atPause = prov.Requests()
 	over := float64(atPause)*perTurn - capUSD
 	t.Logf("FIGURE spend cap $%.4f ($%.4f a turn): paused after %d turns, %d provider requests; overshoot %d requests, $%.4f past the cap",
@@ -241,6 +253,51 @@ alerts:
 	if len(alerttest.Matching(hook.Got(), "spend_daily")) != 1 {
 		t.Errorf("no spend_daily alert: %+v", hook.Got())
 	}
+
+	// A session with its own model escapes the config pause (docs/spend.md
+	// §4): openclawd sees the spend still grow and stops the gateway.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	id := chat.send(t, ctx, "sessions.patch", map[string]any{"key": "main", "model": fakeprovider.ModelRef})
+	for {
+		f := chat.read(t, ctx)
+		if f.Type == "res" && f.ID == id {
+			if !f.OK {
+				t.Fatalf("sessions.patch: %s", f.Error)
+			}
+			break
+		}
+	}
+	cancel()
+	escaped, stopped := 0, false
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); {
+		if st, _ = in.status(); st.Spend != nil && st.Spend.Paused != nil && st.Spend.Paused.Mode == "stopped" {
+			stopped = true
+			break
+		}
+		began := time.Now()
+		if state, _ := chat.turn(t, "own model"); state == "final" {
+			escaped++
+		}
+		time.Sleep(time.Until(began.Add(5 * time.Second))) // the chat's pace, not a wait for a condition
+	}
+	if !stopped {
+		t.Fatalf("spend grew through %d turns on a session's own model, and the gateway was not stopped: %+v", escaped, st.Spend)
+	}
+	st, _ = in.waitStatus("the gateway stopped", time.Minute, func(s apitype.Status, _ int) bool { return s.Gateway.PID == 0 })
+	atStop := prov.Requests()
+	t.Logf("FIGURE config pause escaped by a session model: %d turns reached the provider before openclawd stopped the gateway", escaped)
+	if st.Alerts == nil {
+		t.Fatalf("status while stopped: %+v", st)
+	}
+	for _, a := range st.Alerts.Open {
+		if a.Key == "gateway_down" {
+			t.Errorf("a gateway stopped by the spend cap raised gateway_down: %+v", a)
+		}
+	}
+	if prov.Requests() != atStop {
+		t.Fatalf("requests reached the provider with the gateway stopped")
+	}
+	atPause = atStop
 
 	// Resume: the owner's config comes back, and turns reach the provider.
 	resumedAt, oldPID := time.Now(), in.mustStatus().Gateway.PID

@@ -310,4 +310,7 @@ type SpendPause struct {
 	Until  time.Time `json:"until"` // the next day's start
 	Mode   string    `json:"mode"`  // "config" (default model and schedules off) or "stopped" (the gateway)
 	Reason string    `json:"reason"`
+	// Applied says the gateway has taken the pause: it logged the reload
+	// of the paused keys (config), or it is stopped.
+	Applied bool `json:"applied"`
 }
