@@ -241,18 +241,29 @@ func TestAlertCrashLoopIsOneAlert(t *testing.T) {
 	}
 	all := len(r.web.Got()) + len(r.ntfy.Got()) + len(r.mail.Got())
 	t.Logf("FIGURE %s crash loop: %d gateway starts, %d messages on 3 channels (%d on each), %d alert log lines",
-		loop, starts, all, problem(r.web.Got()), strings.Count(in.stderr.String(), "msg=\"alert: "))
+		loop, starts, all, problem(r.web.Got()), strings.Count(in.stderr.String(), "alert=gateway_down"))
 	if starts < 50 {
 		t.Fatalf("only %d starts in %s: not a crash loop", starts, loop)
 	}
+	// Only the gateway's alert counts: a loaded test host may be short of
+	// disk or memory, which is news of its own.
 	for name, got := range map[string][]alerttest.Received{"hook": r.web.Got(), "ntfy": r.ntfy.Got(), "mail": r.mail.Got()} {
-		if len(got) != 1 || problem(got) != 1 {
-			t.Errorf("%s received %d messages during the loop, want 1 problem:\n%+v", name, len(got), got)
+		if n := strings.Count(bodies(got), "gateway_down"); n != 1 {
+			t.Errorf("%s was told of gateway_down %d times during the loop, want once:\n%+v", name, n, got)
 		}
 	}
-	if n := strings.Count(in.stderr.String(), "msg=\"alert: "); n != 1 {
-		t.Errorf("openclawd logged %d alert lines, want 1", n)
+	if n := strings.Count(in.stderr.String(), "alert=gateway_down"); n != 1 {
+		t.Errorf("openclawd logged %d alert lines for gateway_down, want 1", n)
 	}
 	in.setMode("normal")
 	waitFor(t, 5*time.Minute, "one resolved", func() bool { return len(alerttest.Matching(r.web.Got(), "RESOLVED gateway_down")) == 1 })
+}
+
+func bodies(rs []alerttest.Received) string {
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(r.Body)
+		b.WriteString("\n")
+	}
+	return b.String()
 }
