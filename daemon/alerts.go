@@ -302,7 +302,9 @@ func (d *Daemon) gatewayLine(line string) {
 func (d *Daemon) hostWarnings(cfg *config.Config, ss supervisor.Status, now time.Time) []apitype.Warning {
 	var ws []apitype.Warning
 	if pid := d.alerts.safeMode.Load(); pid != 0 && int(pid) == ss.PID {
-		ws = append(ws, apitype.Warning{Code: "gateway_safe_mode", Severity: "error",
+		// A warning, not an error: the gateway itself is healthy, and
+		// leaves safe mode by itself; the alert still goes out.
+		ws = append(ws, apitype.Warning{Code: "gateway_safe_mode", Severity: "warning",
 			Text: "the gateway tripped its crash-loop breaker: it runs, but starts no channel, so the bot does not answer",
 			Fix:  "Find the crash in `openclawd logs -n 200`, fix it, then `sudo openclawd restart`; the gateway also leaves safe mode by itself once its restarts are 5 minutes apart."})
 	}
