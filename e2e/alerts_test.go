@@ -248,7 +248,7 @@ func TestAlertCrashLoopIsOneAlert(t *testing.T) {
 	// Only the gateway's alert counts: a loaded test host may be short of
 	// disk or memory, which is news of its own.
 	for name, got := range map[string][]alerttest.Received{"hook": r.web.Got(), "ntfy": r.ntfy.Got(), "mail": r.mail.Got()} {
-		if n := strings.Count(bodies(got), "gateway_down"); n != 1 {
+		if n := strings.Count(bodies(got), "PROBLEM gateway_down"); n != 1 {
 			t.Errorf("%s was told of gateway_down %d times during the loop, want once:\n%+v", name, n, got)
 		}
 	}
