@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/openclawd/openclawd/internal/json5"
@@ -70,11 +69,4 @@ func ShowCostSafe() string {
 		fmt.Fprintf(&b, "  %s = %s  (%s)\n", k.Name(), strings.TrimSpace(string(v)), k.Why)
 	}
 	return b.String()
-}
-
-// ConfigExists says whether the gateway has a config yet (a new install
-// has none).
-func ConfigExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

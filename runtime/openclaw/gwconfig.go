@@ -2,12 +2,8 @@ package openclaw
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 
-	"github.com/openclawd/openclawd/internal/fsutil"
 	"github.com/openclawd/openclawd/internal/json5"
 )
 
@@ -58,19 +54,13 @@ type ConfigChange struct {
 // file that doesn't parse is left alone, and the error names the line.
 func WriteConfig(path string, o Owned) (ConfigChange, error) {
 	var ch ConfigChange
-	root := json5.NewObject()
-	b, err := os.ReadFile(path)
+	root, err := readGatewayConfig(path)
+	exists := err == nil
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		root = json5.NewObject()
 	case err != nil:
-		return ch, fmt.Errorf("reading the gateway config: %w", err)
-	default:
-		if root, err = json5.Parse(b); err != nil {
-			return ch, fmt.Errorf("%s: %w; openclawd leaves it alone: fix it, or restore %s.last-good", path, err, filepath.Base(path))
-		}
-		if root.Kind() != json5.Object {
-			return ch, fmt.Errorf("%s: the top level is a %s, not an object", path, root.Kind())
-		}
+		return ch, err
 	}
 	before := root.Clone()
 	set := func(v *json5.Value, path ...string) { root.Set(path, v) }
@@ -92,15 +82,11 @@ func WriteConfig(path string, o Owned) (ConfigChange, error) {
 	if o.Terminal != nil {
 		set(json5.NewBool(*o.Terminal), "gateway", "terminal", "enabled")
 	}
-	if json5.Equal(before, root) && b != nil {
+	if json5.Equal(before, root) && exists {
 		return ch, nil
 	}
-	out, err := root.MarshalIndent()
-	if err != nil {
-		return ch, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := fsutil.WriteFileAtomic(path, out, 0o600); err != nil {
-		return ch, fmt.Errorf("writing the gateway config: %w", err)
+	if err := writeGatewayConfig(path, root); err != nil {
+		return ch, err
 	}
 	ch.Written = true
 	return ch, nil

@@ -1,9 +1,9 @@
 package openclaw
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/openclawd/openclawd/internal/fsutil"
@@ -112,6 +112,8 @@ func ModelsPaused(path string) (bool, error) {
 	return Paused(root), nil
 }
 
+// readGatewayConfig parses openclaw.json; a file that doesn't parse is
+// left alone, and the error names the line and the fix.
 func readGatewayConfig(path string) (*json5.Value, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -119,14 +121,15 @@ func readGatewayConfig(path string) (*json5.Value, error) {
 	}
 	root, err := json5.Parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w; openclawd leaves it alone: fix it, or restore %s.last-good", path, err, filepath.Base(path))
 	}
 	if root.Kind() != json5.Object {
-		return nil, errors.New(path + ": the top level is not an object")
+		return nil, fmt.Errorf("%s: the top level is a %s, not an object", path, root.Kind())
 	}
 	return root, nil
 }
 
+// writeGatewayConfig writes openclaw.json atomically, 0600.
 func writeGatewayConfig(path string, root *json5.Value) error {
 	out, err := root.MarshalIndent()
 	if err != nil {
