@@ -7,8 +7,11 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultPath is where the service looks for its config file:
@@ -152,8 +155,8 @@ type TLS struct {
 	// Mode is acme (public certificates), internal (Caddy's local CA) or
 	// off (no listener: reach the gateway over SSH or Tailscale) (default off).
 	Mode string `yaml:"mode"`
-	// Domain lists the names served (acme, internal).
-	Domain []string `yaml:"domain"`
+	// Domain lists the names served (acme, internal): one name, or a list.
+	Domain Names `yaml:"domain"`
 	// Email is the ACME account contact (acme).
 	Email string `yaml:"email"`
 	// ACMECA overrides the ACME directory URL (staging, tests).
@@ -256,3 +259,28 @@ type Upgrade struct {
 
 // DeepProbe reports whether the WebSocket probe is on.
 func (h Health) DeepProbe() bool { return h.Deep == nil || *h.Deep }
+
+// Names is a list of names that may be written as a single scalar
+// ("domain: example.com") as well as a list: a one-name list is the
+// common case and refusing the scalar form only teaches YAML syntax.
+type Names []string
+
+const namesHint = "write one name (domain: bot.example.com) or a list of names (domain: [bot.example.com, www.bot.example.com])"
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars.
+func (n *Names) UnmarshalYAML(v *yaml.Node) error {
+	if v.Kind == yaml.ScalarNode {
+		if v.Tag == "!!null" || v.Value == "" {
+			*n = nil
+			return nil
+		}
+		*n = Names{v.Value}
+		return nil
+	}
+	var l []string
+	if v.Kind != yaml.SequenceNode || v.Decode(&l) != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", v.Line, namesHint)}}
+	}
+	*n = l
+	return nil
+}

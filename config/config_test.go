@@ -194,3 +194,35 @@ func TestGatewayToken(t *testing.T) {
 		t.Errorf("world-readable token file accepted: %v", err)
 	}
 }
+
+func TestDomainScalarOrList(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want Names
+		err  string
+	}{
+		{"scalar is a one-name list", "tls:\n  mode: acme\n  domain: bot.example.com\n  email: a@example.com\n", Names{"bot.example.com"}, ""},
+		{"flow list", "tls:\n  mode: acme\n  domain: [a.example.com, b.example.com]\n  email: a@example.com\n", Names{"a.example.com", "b.example.com"}, ""},
+		{"block list", "tls:\n  mode: internal\n  domain:\n    - a.example.com\n", Names{"a.example.com"}, ""},
+		{"absent", "tls:\n  mode: off\n", nil, ""},
+		{"a mapping is refused with the key and line", "tls:\n  mode: acme\n  domain:\n    name: x\n", nil, "test.yaml:4: tls.domain: write one name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("test.yaml", []byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.TLS.Domain, tt.want) {
+				t.Errorf("domain = %#v, want %#v", c.TLS.Domain, tt.want)
+			}
+		})
+	}
+}

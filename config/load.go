@@ -101,7 +101,10 @@ func Parse(path string, b []byte) (*Config, error) {
 	return c, nil
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	namesType    = reflect.TypeOf(Names(nil))
+)
 
 // walk records the line of every key and catches what yaml.v3 would accept
 // silently or explain badly: unknown keys, and bare numbers as durations
@@ -116,6 +119,8 @@ func (c *Config) walk(n *yaml.Node, t reflect.Type, prefix string, errs *[]error
 			*errs = append(*errs, &Error{File: c.Path, Line: n.Line, Key: prefix,
 				Msg: fmt.Sprintf("%s has no unit; write a duration such as %ss or %sms", n.Value, n.Value, n.Value)})
 		}
+	case t == namesType && n.Kind != yaml.ScalarNode && n.Kind != yaml.SequenceNode:
+		*errs = append(*errs, &Error{File: c.Path, Line: n.Line, Key: prefix, Msg: namesHint})
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
