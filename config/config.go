@@ -43,6 +43,7 @@ type Config struct {
 	Upgrade  Upgrade  `yaml:"upgrade"`
 	Alerts   Alerts   `yaml:"alerts"`
 	Spend    Spend    `yaml:"spend"`
+	Memory   Memory   `yaml:"memory"`
 
 	// Path is the file this was read from ("" for defaults). Not a YAML key.
 	Path string `yaml:"-"`
@@ -245,7 +246,8 @@ func Default() *Config {
 		Upgrade: Upgrade{StableWindow: 2 * time.Minute},
 		Alerts: Alerts{Notify: []Notify{}, Grace: 2 * time.Minute, ResolveAfter: time.Minute, MinInterval: 30 * time.Second,
 			Heartbeat: Heartbeat{Every: 5 * time.Minute}},
-		Spend: Spend{Interval: time.Minute},
+		Spend:  Spend{Interval: time.Minute},
+		Memory: Memory{RestartAbove: "auto", Quiet: 30 * time.Second, Interval: 30 * time.Second},
 	}
 }
 

@@ -127,6 +127,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateAlerts(bad)
 	c.validateSpend(bad)
+	c.validateMemory(bad)
 	if w := c.Upgrade.StableWindow; w < 0 || w > time.Hour {
 		bad("upgrade.stable_window", "%s is out of range; use 0s to 1h (default 2m)", w)
 	}

@@ -78,6 +78,7 @@ func startChild(spec Spec, stdout, stderr io.Writer) (*child, error) {
 		errR.Close()
 		return nil, err
 	}
+	raiseOOMScore(cmd.Process.Pid)
 	c.pid, c.started = cmd.Process.Pid, time.Now()
 	c.copies.Add(2)
 	// Both streams feed the tail: which one carries the gateway's last

@@ -8,3 +8,7 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// raiseOOMScore does nothing: macOS has no OOM score (jetsam priorities
+// are launchd's).
+func raiseOOMScore(int) {}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +188,11 @@ func serviceInstall(bin, cfgPath, name string, stdout, stderr io.Writer) int {
 			return failf(stderr, "installing the service: %v", err)
 		}
 		fmt.Fprintf(stdout, "installed %s (runs %s run --config %s); it starts at boot\n", u.Path, bin, cfgPath)
+	}
+	if l, changed, err := service.WriteMemoryDropIn(context.Background(), service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	} else if changed {
+		fmt.Fprintf(stdout, "memory bounds: MemoryHigh=%dM MemoryMax=%dM, from this host's RAM (%s)\n", l.High>>20, l.Max>>20, service.MemoryDropInPath)
 	}
 	if runtime.GOOS == "linux" && filepath.Clean(cfg.StateDir) != config.Default().StateDir {
 		fmt.Fprintf(stdout, "warning: the unit lets openclawd write only to %s (ProtectSystem=strict); for state_dir %s run `sudo systemctl edit openclawd` and add [Service] ReadWritePaths=%s\n",

@@ -212,6 +212,16 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 		return 0, err
 	}
 
+	// (c3) The unit's memory bounds, sized from this host's RAM (it may
+	// have been resized since install).
+	memChanged := false
+	if l, changed, err := service.WriteMemoryDropIn(ctx, service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) {
+		return 0, err
+	} else if changed {
+		memChanged = true
+		fmt.Fprintf(o.out, "memory bounds: MemoryHigh=%dM MemoryMax=%dM, from this host's RAM (%s)\n", l.High>>20, l.Max>>20, service.MemoryDropInPath)
+	}
+
 	// (d) The whole config, as `openclawd validate` checks it.
 	if c, rc := loadConfig(o.config, o.errw); c == nil {
 		return rc, nil
@@ -225,7 +235,7 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	// (e) Start or restart, then wait for health.
 	if o.noStart {
 		fmt.Fprintln(o.out, "not starting openclawd (--no-start)")
-	} else if rc := o.startAndWait(ctx, cfg, len(changedKeys) > 0 || envChanged || tokenNew); rc != ExitOK {
+	} else if rc := o.startAndWait(ctx, cfg, len(changedKeys) > 0 || envChanged || tokenNew || memChanged); rc != ExitOK {
 		return rc, nil
 	}
 	// (f) Where to go from here.
