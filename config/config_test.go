@@ -226,3 +226,41 @@ func TestDomainScalarOrList(t *testing.T) {
 		})
 	}
 }
+
+func TestMemoryBound(t *testing.T) {
+	const mb = 1 << 20
+	tests := []struct {
+		name, value string
+		service     int64
+		want        int64
+		err         string
+	}{
+		{"auto on a 1 GB host is 1.5 GB", "auto", 961 * mb, 1536 * mb, ""},
+		{"auto on 8 GB is three quarters", "auto", 8192 * mb, 6144 * mb, ""},
+		{"a size", "1500MB", 0, 1500 * mb, ""},
+		{"gigabytes", "1.5GB", 0, 1536 * mb, ""},
+		{"off", "off", 8192 * mb, 0, ""},
+		{"not a size", "lots", 0, 0, "memory.restart_above: \"lots\" is not a size"},
+		{"too small", "100MB", 0, 0, "is below 256MB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("test.yaml", []byte("memory:\n  restart_above: "+tt.value+"\n"))
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "test.yaml:2") {
+					t.Fatalf("err = %v; want one at test.yaml:2 containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Memory.RestartAboveBytes(tt.service); got != tt.want {
+				t.Errorf("bound = %d MB, want %d MB", got/mb, tt.want/mb)
+			}
+		})
+	}
+}

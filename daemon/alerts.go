@@ -287,6 +287,7 @@ func (d *Daemon) TestAlerts(ctx context.Context) []apitype.AlertTest {
 // (openclaw's run loop logs both; in safe mode its /readyz can stay 200
 // while no channel starts), and of its reload of the spend pause.
 func (d *Daemon) gatewayLine(line string) {
+	d.mem.lastLine.Store(time.Now().UnixNano())
 	switch {
 	case strings.Contains(line, "restart-loop breaker tripped"):
 		d.alerts.safeMode.Store(int64(d.sup.Status().PID))

@@ -73,6 +73,7 @@ type Daemon struct {
 	alertsMgr *alert.Manager
 	alerts    alertState
 	spend     spendState
+	mem       memState
 }
 
 // Run runs openclawd in the foreground until ctx ends, then stops the
@@ -231,6 +232,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	_ = d.sup.Start(ctx)
 	d.supStarted.Store(true)
 	go d.watchSpend(ctx)
+	go d.watchMemory(ctx)
 	if resumeUpgrade != nil {
 		go resumeUpgrade()
 	} else {

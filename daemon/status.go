@@ -8,7 +8,6 @@ import (
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/health"
-	"github.com/openclawd/openclawd/internal/sockets"
 	"github.com/openclawd/openclawd/localapi/apitype"
 	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/supervisor"
@@ -69,6 +68,8 @@ func (d *Daemon) Status() apitype.Status {
 	st.Warnings = append(st.Warnings, bw...)
 	st.Warnings = append(st.Warnings, certWarnings(cfg, st.TLS)...)
 	st.Warnings = append(st.Warnings, d.hostWarnings(cfg, ss, time.Now())...)
+	st.Gateway.Memory, bw = d.memoryStatus(cfg, time.Now())
+	st.Warnings = append(st.Warnings, bw...)
 	st.Spend, bw = d.spendStatus(cfg)
 	st.Warnings = append(st.Warnings, bw...)
 	st.Alerts, bw = d.alertsStatus()
@@ -134,13 +135,7 @@ func gatewayStatus(ss supervisor.Status, hs health.Status, port int) apitype.Gat
 	}
 	if !ss.SpawnedAt.IsZero() && ss.PID != 0 {
 		g.UptimeS = int64(time.Since(ss.SpawnedAt).Seconds())
-		g.RSSBytes = rssBytes(ss.PID)
-		g.TreeRSS = g.RSSBytes
-		if kids, err := sockets.Descendants(ss.PID); err == nil {
-			for _, k := range kids {
-				g.TreeRSS += rssBytes(k)
-			}
-		}
+		g.RSSBytes, g.TreeRSS = treeRSS(ss.PID)
 	}
 	if ss.State == supervisor.Backoff && !ss.NextStart.IsZero() {
 		t := ss.NextStart.UTC()

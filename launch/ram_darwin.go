@@ -9,3 +9,6 @@ func totalRAMMB() int64 {
 	}
 	return int64(n >> 20)
 }
+
+// ServiceRAMMB is the memory openclawd's service may use, in MiB.
+func ServiceRAMMB() int64 { return totalRAMMB() }

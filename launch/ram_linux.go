@@ -45,3 +45,7 @@ func cgroupLimitMB() int64 {
 	}
 	return 0
 }
+
+// ServiceRAMMB is the memory openclawd's service may use, in MiB: the
+// host's RAM or its cgroup's memory.max, whichever is less.
+func ServiceRAMMB() int64 { return totalRAMMB() }

@@ -85,6 +85,7 @@ type gateway struct {
 
 	mu    sync.Mutex
 	conns map[*wsConn]struct{} // guarded by mu
+	heap  [][]byte             // the grow cue's leak; guarded by mu
 }
 
 // Main runs the fake gateway with os.Args and the environment. It never

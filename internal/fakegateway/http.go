@@ -134,6 +134,23 @@ func (g *gateway) serveCue(w http.ResponseWriter, r *http.Request) {
 		case g.restartReq <- "POST /__fake/restart":
 		default: // one is already pending
 		}
+	case "grow":
+		// A leak on cue, as the real gateway's RSS grows in use
+		// (openclaw#91588): mb megabytes, touched so they are resident.
+		mb, err := intParam(q.Get("mb"), 100, 1, 4096)
+		if err != nil {
+			http.Error(w, "mb: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		g.out.info("gateway", "growing by %d MB (fake grow cue)", mb)
+		b := make([]byte, mb<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		g.mu.Lock()
+		g.heap = append(g.heap, b)
+		g.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "mb": mb})
 	case "flood":
 		g.cueFlood(w, q.Get("rate"), q.Get("seconds"), q.Get("kind"), q.Get("stream"))
 	default:

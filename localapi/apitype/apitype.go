@@ -46,20 +46,40 @@ const (
 
 // Gateway is the supervised process.
 type Gateway struct {
-	State       string     `json:"state"`
-	Reason      string     `json:"reason,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	PID         int        `json:"pid"`
-	Port        int        `json:"port"`
-	Restarts    int        `json:"restarts"`
-	Crashes     int        `json:"crashes"`
-	UptimeS     int64      `json:"uptime_s"`
-	RSSBytes    int64      `json:"rss_bytes"`      // the gateway process
-	TreeRSS     int64      `json:"tree_rss_bytes"` // with its workers
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Code     string `json:"code,omitempty"`
+	PID      int    `json:"pid"`
+	Port     int    `json:"port"`
+	Restarts int    `json:"restarts"`
+	Crashes  int    `json:"crashes"`
+	UptimeS  int64  `json:"uptime_s"`
+	RSSBytes int64  `json:"rss_bytes"`      // the gateway process
+	TreeRSS  int64  `json:"tree_rss_bytes"` // with its workers
+	// Memory is the gateway tree's memory over time and its restart bound.
+	Memory      *Memory    `json:"memory,omitempty"`
 	NextStartAt *time.Time `json:"next_start_at,omitempty"`
 	LastExit    *Exit      `json:"last_exit,omitempty"`
 	TokenSource string     `json:"token_source,omitempty"` // a path, never the token
 	Runtime     []string   `json:"runtime,omitempty"`      // runtime directories the gateway runs from
+}
+
+// Memory is the gateway tree's resident memory as openclawd watches it.
+type Memory struct {
+	// TrendMBPerHour is the growth over the last hour (or since the
+	// gateway started), once 5 minutes of samples exist.
+	TrendMBPerHour *float64       `json:"trend_mb_per_hour,omitempty"`
+	PeakBytes      int64          `json:"peak_bytes"`                    // of this gateway process
+	RestartAbove   int64          `json:"restart_above_bytes"`           // 0: never
+	ServiceLimit   int64          `json:"service_limit_bytes,omitempty"` // the host's RAM or the unit's MemoryMax
+	OverSince      *time.Time     `json:"over_since,omitempty"`          // above RestartAbove, restart pending
+	LastRestart    *MemoryRestart `json:"last_restart,omitempty"`
+}
+
+// MemoryRestart is the last restart openclawd made for memory.
+type MemoryRestart struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
 }
 
 // Exit is how the previous gateway process ended.

@@ -77,6 +77,12 @@ func cleanStatus(st apitype.Status) apitype.Status {
 		e.Signal, e.Reason = c(e.Signal), c(e.Reason)
 		g.LastExit = &e
 	}
+	if g.Memory != nil && g.Memory.LastRestart != nil {
+		m, r := *g.Memory, *g.Memory.LastRestart
+		r.Reason = c(r.Reason)
+		m.LastRestart = &r
+		g.Memory = &m
+	}
 	h := &st.Health
 	h.LastError, h.Version = c(h.LastError), c(h.Version)
 	h.Deep.Error, h.Deep.Code = c(h.Deep.Error), c(h.Deep.Code)
@@ -253,6 +259,9 @@ func printStatus(w io.Writer, st apitype.Status, p palette) {
 			line += fmt.Sprintf(", %d MB RSS", g.TreeRSS>>20)
 		}
 		fmt.Fprintln(w, line)
+		if m := g.Memory; m != nil && (g.TreeRSS > 0 || m.LastRestart != nil) {
+			fmt.Fprintf(w, "  memory     %s\n", memoryLine(g.TreeRSS, m))
+		}
 		if g.Reason != "" && !st.Healthy {
 			fmt.Fprintf(w, "  why        %s\n", g.Reason)
 		}
@@ -468,4 +477,30 @@ func dur(s int64) string {
 		return fmt.Sprintf("%dh%02dm", d/time.Hour, d%time.Hour/time.Minute)
 	}
 	return d.String()
+}
+
+// memoryLine is the gateway tree's memory: now, trend, peak, the restart
+// bound, and the last restart openclawd made for memory.
+func memoryLine(rss int64, m *apitype.Memory) string {
+	var parts []string
+	if rss > 0 {
+		p := fmt.Sprintf("%d MB", rss>>20)
+		if m.TrendMBPerHour != nil {
+			p += fmt.Sprintf(" (%+.0f MB/h)", *m.TrendMBPerHour)
+		}
+		parts = append(parts, p, fmt.Sprintf("peak %d MB", m.PeakBytes>>20))
+	}
+	if m.RestartAbove > 0 {
+		parts = append(parts, fmt.Sprintf("restarts above %d MB", m.RestartAbove>>20))
+	} else {
+		parts = append(parts, "no restart bound (memory.restart_above: off)")
+	}
+	if m.ServiceLimit > 0 {
+		parts = append(parts, fmt.Sprintf("of %d MB the service may use", m.ServiceLimit>>20))
+	}
+	line := strings.Join(parts, ", ")
+	if r := m.LastRestart; r != nil {
+		line += fmt.Sprintf("; restarted for memory %s ago", dur(int64(time.Since(r.At).Seconds())))
+	}
+	return line
 }
