@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 	"path/filepath"
 
@@ -57,4 +58,13 @@ func (d *Daemon) tlsStatus(cfg *config.Config) *apitype.TLS {
 		t.Names = append(t.Names, n)
 	}
 	return t
+}
+
+// Reach implements localapi.Backend.
+func (d *Daemon) Reach() (apitype.Reach, error) {
+	if d.caddy == nil {
+		return apitype.Reach{}, errors.New("tls.mode is off: openclawd serves nothing on ports 80 and 443")
+	}
+	tok, path := embedcaddy.NewReachToken()
+	return apitype.Reach{Token: tok, Path: path}, nil
 }

@@ -157,6 +157,16 @@ func httpApp(o Options, b *builder) caddyhttp.App {
 		Listen:    []string{net.JoinHostPort(o.ListenHost, strconv.Itoa(o.HTTPPort))},
 		Protocols: []string{"h1"},
 		AutoHTTPS: &caddyhttp.AutoHTTPSConfig{Disabled: true},
+		// Reach tokens over plain HTTP too: doctor proves port 80 (which
+		// ACME's http-01 needs) as well as 443.
+		Routes: caddyhttp.RouteList{{
+			// The host matcher puts this route before the redirects that
+			// automatic HTTPS inserts after the last route with one.
+			MatcherSetsRaw: caddyhttp.RawMatcherSets{{"host": b.json(caddyhttp.MatchHost(o.Domains)),
+				"path": b.json(caddyhttp.MatchPath{ReachPrefix + "*"})}},
+			HandlersRaw:    []json.RawMessage{mod(gate{ReachOnly: true}, "handler", "openclawd_gate")},
+			Terminal:       true,
+		}},
 	}
 	return caddyhttp.App{
 		HTTPPort:    o.HTTPPort,

@@ -41,6 +41,9 @@ type gate struct {
 	HealthPath string `json:"health_path,omitempty"`
 	// OnError marks the instance in the server's error routes.
 	OnError bool `json:"on_error,omitempty"`
+	// ReachOnly answers reach tokens (ReachPrefix) and passes everything
+	// else on: the plain HTTP server's, before its redirects.
+	ReachOnly bool `json:"reach_only,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -66,6 +69,12 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 			http.Error(w, http.StatusText(status), status)
 		}
 		return nil
+	}
+	if serveReach(w, r) {
+		return nil
+	}
+	if g.ReachOnly {
+		return next.ServeHTTP(w, r)
 	}
 	up := gatewayHealthy()
 	if g.HealthPath != "" && r.URL.Path == g.HealthPath {

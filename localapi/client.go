@@ -103,6 +103,14 @@ func (c *Client) ResumeSpend(ctx context.Context) (apitype.RestartResponse, erro
 	return r, err
 }
 
+// Reach asks the front end to answer a fresh token (doctor's
+// reachability check).
+func (c *Client) Reach(ctx context.Context) (apitype.Reach, error) {
+	var r apitype.Reach
+	err := c.do(ctx, http.MethodPost, "/v1/reach", &r)
+	return r, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return c.send(ctx, method, path, nil, out)
 }

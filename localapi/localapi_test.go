@@ -65,6 +65,10 @@ func (b *backend) ResumeSpend(context.Context) (string, error) {
 	return "", errors.New("not in this test")
 }
 
+func (b *backend) Reach() (apitype.Reach, error) {
+	return apitype.Reach{}, errors.New("not in this test")
+}
+
 func serve(t *testing.T, gid int) (string, *backend) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lapi")

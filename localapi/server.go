@@ -38,6 +38,9 @@ type Backend interface {
 	TestAlerts(ctx context.Context) []apitype.AlertTest
 	// ResumeSpend lifts a spend cap's pause until the next day begins.
 	ResumeSpend(ctx context.Context) (string, error)
+	// Reach has the front end answer a fresh token for a short while, so
+	// that doctor can fetch it back through the public name.
+	Reach() (apitype.Reach, error)
 }
 
 // Host is the Host header the client sends; others are refused, which
@@ -110,6 +113,9 @@ func NewServer(ln net.Listener, b Backend, gid int, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /v1/upgrade", s.upgrade)
 	mux.HandleFunc("POST /v1/alerts/test", s.testAlerts)
 	mux.HandleFunc("POST /v1/spend/resume", s.resumeSpend)
+	// Not write-protected: the token is the daemon's own random value,
+	// served only to whoever already has it.
+	mux.HandleFunc("POST /v1/reach", s.reach)
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -235,4 +241,13 @@ func (s *Server) resumeSpend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, apitype.RestartResponse{OK: true, Message: msg})
+}
+
+func (s *Server) reach(w http.ResponseWriter, _ *http.Request) {
+	r, err := s.b.Reach()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apitype.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, r)
 }

@@ -334,3 +334,10 @@ type SpendPause struct {
 	// of the paused keys (config), or it is stopped.
 	Applied bool `json:"applied"`
 }
+
+// Reach is a token the front end answers at Path, on the HTTP and HTTPS
+// ports of every served name, for a short while.
+type Reach struct {
+	Token string `json:"token"`
+	Path  string `json:"path"`
+}
