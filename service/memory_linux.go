@@ -28,11 +28,15 @@ func HostRAM() int64 {
 // WriteMemoryDropIn writes the drop-in sized for ramBytes, atomically, and
 // has systemd re-read its units when it changed. It reports whether it
 // changed (the running service gets the new bounds only at its restart).
-// ErrNoServiceManager when systemd does not run this host.
+// ErrNoServiceManager when systemd does not run this host, ErrNotInstalled
+// when openclawd's unit is not installed.
 func WriteMemoryDropIn(ctx context.Context, ramBytes int64) (MemoryLimits, bool, error) {
 	l := SizeMemory(ramBytes)
 	if _, err := os.Stat(Host.SystemdDir); err != nil {
 		return l, false, ErrNoServiceManager
+	}
+	if !unitInstalled() {
+		return l, false, ErrNotInstalled // nothing to bound yet
 	}
 	text := []byte(MemoryDropIn(l, ramBytes))
 	if cur, err := os.ReadFile(MemoryDropInPath); err == nil && bytes.Equal(cur, text) {
@@ -48,4 +52,14 @@ func WriteMemoryDropIn(ctx context.Context, ramBytes int64) (MemoryLimits, bool,
 		return l, true, err
 	}
 	return l, true, nil
+}
+
+// unitInstalled: our unit, from `service install` or the package.
+func unitInstalled() bool {
+	for _, dir := range []string{filepath.Dir(filepath.Dir(MemoryDropInPath)), "/usr/lib/systemd/system", "/lib/systemd/system"} {
+		if _, err := os.Stat(filepath.Join(dir, packaging.SystemdUnitName)); err == nil {
+			return true
+		}
+	}
+	return false
 }

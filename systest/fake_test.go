@@ -17,6 +17,7 @@ import (
 	"github.com/openclawd/openclawd/internal/pebbletest"
 	"github.com/openclawd/openclawd/internal/testnet"
 	"github.com/openclawd/openclawd/localapi/apitype"
+	"github.com/openclawd/openclawd/service"
 )
 
 const (
@@ -175,6 +176,31 @@ func TestPackageFakeGateway(t *testing.T) {
 			m.waitHealthy("a passing wss:// self-check", time.Minute, func(s apitype.Status) bool {
 				return s.TLS != nil && len(s.TLS.Names) == 1 && s.TLS.Names[0].Check != nil && s.TLS.Names[0].Check.Code == "ok"
 			})
+		}},
+		{"setup sized the unit's memory bounds; the gateway goes first under OOM", func(t *testing.T) {
+			want := service.SizeMemory(service.HostRAM()) // the guest shares the host's kernel and RAM
+			show := m.must("systemctl", "show", "openclawd", "-p", "MemoryMax", "-p", "MemoryHigh", "-p", "OOMScoreAdjust")
+			for _, w := range []string{
+				fmt.Sprintf("MemoryMax=%d", want.Max>>20<<20),
+				fmt.Sprintf("MemoryHigh=%d", want.High>>20<<20),
+				"OOMScoreAdjust=-100",
+			} {
+				if !strings.Contains(show, w) {
+					t.Errorf("systemctl show lacks %q:\n%s", w, show)
+				}
+			}
+			// The cgroup has it, so the launcher sizes the heap under it.
+			cg := m.must("sh", "-c", "cat /sys/fs/cgroup/system.slice/openclawd.service/memory.max")
+			if cg != strconv.FormatInt(want.Max>>20<<20, 10) {
+				t.Errorf("the service's cgroup memory.max = %s, want %d", cg, want.Max>>20<<20)
+			}
+			st, _, _ := m.status()
+			if adj, _ := m.g("cat", fmt.Sprintf("/proc/%d/oom_score_adj", st.Gateway.PID)); adj != "500" {
+				t.Errorf("the gateway's oom_score_adj = %q, want 500", adj)
+			}
+			if adj, _ := m.g("cat", fmt.Sprintf("/proc/%d/oom_score_adj", st.PID)); adj != "-100" {
+				t.Errorf("openclawd's oom_score_adj = %q, want -100", adj)
+			}
 		}},
 		{"https and wss from the client host, verified against Pebble's root", func(t *testing.T) {
 			fe.roots = poolOf(t, ca.IssuingRoot(t))

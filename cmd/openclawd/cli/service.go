@@ -189,7 +189,7 @@ func serviceInstall(bin, cfgPath, name string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "installed %s (runs %s run --config %s); it starts at boot\n", u.Path, bin, cfgPath)
 	}
-	if l, changed, err := service.WriteMemoryDropIn(context.Background(), service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) {
+	if l, changed, err := service.WriteMemoryDropIn(context.Background(), service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) && !errors.Is(err, service.ErrNotInstalled) {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	} else if changed {
 		fmt.Fprintf(stdout, "memory bounds: MemoryHigh=%dM MemoryMax=%dM, from this host's RAM (%s)\n", l.High>>20, l.Max>>20, service.MemoryDropInPath)

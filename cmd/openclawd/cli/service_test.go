@@ -165,6 +165,8 @@ func TestServiceSystemd(t *testing.T) {
 		useradd  = "useradd --system --gid openclawd --home-dir /var/lib/openclawd --no-create-home --shell /usr/sbin/nologin --comment openclawd (OpenClaw gateway) openclawd"
 		enable   = "systemctl enable openclawd.service"
 		reload   = "systemctl daemon-reload"
+		// The memory drop-in, written once the unit is: a second reload.
+		memReload = reload
 	)
 	type env struct {
 		dir, cfg, realBin string
@@ -188,12 +190,16 @@ func TestServiceSystemd(t *testing.T) {
 	}{
 		{name: "install creates the user, config, env file and state dir, writes our unit and enables it",
 			steps: []func(env) []string{install}, wantRC: []int{0},
-			calls:   [][]string{{groupadd, useradd, enable, reload}},
+			calls:   [][]string{{groupadd, useradd, enable, reload, memReload}},
 			wantOut: []string{"wrote the default config", "root:openclawd 0640", "installed /etc/systemd/system/openclawd.service", "next: sudo openclawd setup"},
 			check: func(t *testing.T, e env, r nsResult) {
 				got, ok := r.unit(t)
 				if want := packaging.SystemdUnit(e.realBin, e.cfg); !ok || got != want {
 					t.Errorf("unit file is not packaging.SystemdUnit verbatim:\n%s", got)
+				}
+				if mem, err := os.ReadFile(filepath.Join(r.dir, "units", "openclawd.service.d", "50-memory.conf")); err != nil ||
+					!strings.Contains(string(mem), "MemoryMax=") || !strings.Contains(string(mem), "MemoryHigh=") {
+					t.Errorf("no memory drop-in beside the unit: %v\n%s", err, mem)
 				}
 				if line := "\nExecStart=" + e.realBin + " run --config " + e.cfg + "\n"; !strings.Contains(got, line) {
 					t.Errorf("unit lacks %q (the symlink resolved)", line)
@@ -214,7 +220,7 @@ func TestServiceSystemd(t *testing.T) {
 			steps:  []func(env) []string{install}, wantRC: []int{0},
 			calls: [][]string{{"groupadd --system ocsvc",
 				"useradd --system --gid ocsvc --home-dir /var/lib/openclawd --no-create-home --shell /usr/sbin/nologin --comment openclawd (OpenClaw gateway) ocsvc",
-				enable, reload}},
+				enable, reload, memReload}},
 			wantOut: []string{"root:ocsvc 0640"},
 			check: func(t *testing.T, e env, r nsResult) {
 				checkFile(t, filepath.Join(e.dir, "etc", "gateway.env"), 0o640, 0, 64990)
@@ -224,12 +230,12 @@ func TestServiceSystemd(t *testing.T) {
 			}},
 		{name: "install twice changes nothing the second time",
 			steps: []func(env) []string{install, install}, wantRC: []int{0, 0},
-			calls:   [][]string{{groupadd, useradd, enable, reload}, nil},
+			calls:   [][]string{{groupadd, useradd, enable, reload, memReload}, nil},
 			wantOut: []string{"installed already (unchanged)"}},
 		{name: "install replaces an outdated unit",
 			seed:  "[Service]\nExecStart=/old/openclawd run\n",
 			steps: []func(env) []string{install}, wantRC: []int{0},
-			calls:   [][]string{{groupadd, useradd, enable, reload}},
+			calls:   [][]string{{groupadd, useradd, enable, reload, memReload}},
 			wantOut: []string{"updated /etc/systemd/system/openclawd.service"},
 			check: func(t *testing.T, e env, r nsResult) {
 				if got, _ := r.unit(t); got != packaging.SystemdUnit(e.realBin, e.cfg) {
@@ -239,14 +245,14 @@ func TestServiceSystemd(t *testing.T) {
 		{name: "start, status, stop, status",
 			steps:  []func(env) []string{install, verb("start"), verb("status"), verb("stop"), verb("status")},
 			wantRC: []int{0, 0, 0, 0, ExitNotRunning},
-			calls: [][]string{{groupadd, useradd, enable, reload}, {"systemctl start openclawd.service"},
+			calls: [][]string{{groupadd, useradd, enable, reload, memReload}, {"systemctl start openclawd.service"},
 				{"systemctl is-active openclawd.service"}, {"systemctl stop openclawd.service"},
 				{"systemctl is-active openclawd.service", "systemctl list-unit-files -t service openclawd.service"}},
 			wantOut: []string{"stopped (/etc/systemd/system/openclawd.service)"}},
 		{name: "uninstall stops before disabling and keeps config and state",
 			steps:  []func(env) []string{install, verb("start"), verb("uninstall")},
 			wantRC: []int{0, 0, 0},
-			calls: [][]string{{groupadd, useradd, enable, reload}, {"systemctl start openclawd.service"},
+			calls: [][]string{{groupadd, useradd, enable, reload, memReload}, {"systemctl start openclawd.service"},
 				{"systemctl stop openclawd.service", "systemctl disable openclawd.service", reload}},
 			wantOut: []string{"stopped openclawd", "removed /etc/systemd/system/openclawd.service", "kept "},
 			check: func(t *testing.T, e env, r nsResult) {
@@ -262,7 +268,7 @@ func TestServiceSystemd(t *testing.T) {
 			steps:  []func(env) []string{install, verb("uninstall", "--purge")},
 			wantRC: []int{0, 0},
 			// stop fails (not running): still tried first.
-			calls:   [][]string{{groupadd, useradd, enable, reload}, {"systemctl stop openclawd.service", "systemctl disable openclawd.service", reload}},
+			calls:   [][]string{{groupadd, useradd, enable, reload, memReload}, {"systemctl stop openclawd.service", "systemctl disable openclawd.service", reload}},
 			wantOut: []string{"removed /var/lib/openclawd"},
 			check: func(t *testing.T, e env, r nsResult) {
 				for _, p := range []string{e.cfg, filepath.Join(e.dir, "etc", "gateway.env"), filepath.Join(r.dir, "statedir")} {

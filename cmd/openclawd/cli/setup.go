@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,7 @@ type setup struct {
 	user       string                 // the service user; "" (the default) means the config's
 
 	start     func(ctx context.Context, cfg *config.Config) error
+	doctor    func(ctx context.Context, cfg *config.Config) // nil: none (tests)
 	poll      time.Duration
 	out, errw io.Writer
 }
@@ -84,7 +86,7 @@ func newSetup(args []string, stdout, stderr io.Writer) (*setup, int) {
 			fmt.Fprintln(stderr)
 			return string(b), err
 		},
-		start: restartService, poll: 500 * time.Millisecond, out: stdout, errw: stderr,
+		start: restartService, doctor: execDoctor(stdout, stderr), poll: 500 * time.Millisecond, out: stdout, errw: stderr,
 	}
 	fs := newFlags("setup", stderr)
 	fs.StringVar(&o.config, "config", config.DefaultPath, "the config file to edit")
@@ -215,7 +217,7 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	// (c3) The unit's memory bounds, sized from this host's RAM (it may
 	// have been resized since install).
 	memChanged := false
-	if l, changed, err := service.WriteMemoryDropIn(ctx, service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) {
+	if l, changed, err := service.WriteMemoryDropIn(ctx, service.HostRAM()); err != nil && !errors.Is(err, service.ErrNoServiceManager) && !errors.Is(err, service.ErrNotInstalled) {
 		return 0, err
 	} else if changed {
 		memChanged = true
@@ -238,9 +240,31 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	} else if rc := o.startAndWait(ctx, cfg, len(changedKeys) > 0 || envChanged || tokenNew || memChanged); rc != ExitOK {
 		return rc, nil
 	}
-	// (f) Where to go from here.
+	// (f) Where to go from here, and whether this host is ready.
 	o.printNext(cfg)
+	if o.doctor != nil {
+		fmt.Fprintln(o.out, "\nChecking the host (openclawd doctor):")
+		o.doctor(ctx, cfg)
+	}
 	return ExitOK, nil
+}
+
+// execDoctor runs `openclawd doctor` for setup's last step: it drops to
+// the service user itself, and its problems are printed with their fixes
+// without failing a setup that did its job.
+func execDoctor(stdout, stderr io.Writer) func(context.Context, *config.Config) {
+	return func(ctx context.Context, cfg *config.Config) {
+		bin, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: not running doctor: %v\n", err)
+			return
+		}
+		cmd := exec.CommandContext(ctx, bin, "doctor", "--config", cfg.Path)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(stdout, "doctor found problems: fix each FAIL above, then run `sudo openclawd doctor --config %s` again.\n", cfg.Path)
+		}
+	}
 }
 
 // copyCARoot writes --acme-ca-root beside the config, owned and readable

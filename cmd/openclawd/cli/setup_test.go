@@ -120,6 +120,7 @@ func newTestSetup(t *testing.T, args []string, stdin *strings.Reader, out, errb 
 		t.Fatalf("parsing %v: rc %d: %s", args, rc, errb)
 	}
 	o.in, o.tty, o.user, o.poll = bufio.NewReader(stdin), false, "root", 50*time.Millisecond
+	o.doctor = nil // the test binary is not openclawd
 	return o
 }
 
