@@ -19,7 +19,11 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5
 )
 
-require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/mdp/qrterminal/v3 v3.2.1 // indirect
+	rsc.io/qr v0.2.0 // indirect
+)
 
 require (
 	cel.dev/cel-go v0.32.0 // indirect
