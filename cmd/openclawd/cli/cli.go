@@ -52,6 +52,8 @@ func init() {
 		{"alert", "test: send a test message to every alert channel, and say which worked", alertCmd},
 		{"spend", "show today's and this month's model spend; resume: lift the daily cap's pause", spendCmd},
 		{"setup", "configure HTTPS and API keys, then start openclawd and wait until it is healthy", setupCmd},
+		{"pair", "print a single-use link (and QR code) that pairs one browser over HTTPS", pairCmd},
+		{"devices", "list pending and paired devices; approve|reject <requestId>, revoke <deviceId>", devicesCmd},
 		{"openclaw", "run the openclaw CLI against this gateway (e.g. `devices approve ID`), as its user", openclawCmd},
 		{"service", "install|uninstall|start|stop|status the system service (tarball installs)", serviceCmd},
 		{"version", "print the version", versionCmd},
