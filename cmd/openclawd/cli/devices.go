@@ -62,15 +62,15 @@ func devicesCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "openclawd devices: unknown subcommand %q (list, approve, reject, revoke)\n", sub)
 		return ExitUsage
 	}
+	if action != "" && id == "" {
+		fmt.Fprintf(stderr, "openclawd devices %s: give the %s; `openclawd devices list` shows them\n", sub, what)
+		return ExitUsage
+	}
 	cfg, rc := loadConfig(*path, stderr)
 	if cfg == nil {
 		return rc
 	}
 	if action != "" {
-		if id == "" {
-			fmt.Fprintf(stderr, "openclawd devices %s: give the %s; `openclawd devices list` shows them\n", sub, what)
-			return ExitUsage
-		}
 		out, rc := openclawOutput(cfg, []string{"devices", action, id, "--json"}, stderr)
 		if rc != 0 {
 			fmt.Fprintf(stderr, "openclawd devices %s %s: openclaw exited %d%s\n", sub, id, rc, failReason(out))
