@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,11 +170,6 @@ func TestPairBrowser(t *testing.T) {
 	if d := time.Until(p.ExpiresAt); d < 5*time.Minute || d > 11*time.Minute {
 		t.Errorf("expires in %s; want about ten minutes", d)
 	}
-	human, rc, _ := srvCLI(t, fe, "pair", "--no-qr", "--config", in.cfg)
-	if rc != 0 || !strings.Contains(human, "works once") || strings.Contains(human, in.token()) {
-		t.Errorf("pair (rc %d):\n%s", rc, human)
-	}
-
 	browse(t, fe, p.Link)
 	paired := waitDevices(t, fe, in, 2*time.Minute, "the browser paired", func(l devicesNow) bool {
 		for _, d := range l.Paired {
@@ -185,6 +181,17 @@ func TestPairBrowser(t *testing.T) {
 	})
 	t.Logf("FIGURE pair_to_connected=%s", time.Since(start).Round(100*time.Millisecond))
 	t.Logf("paired: %+v", paired.Paired)
+	if len(paired.Paired) != 1 || !slices.Contains(paired.Paired[0].Scopes, "operator.admin") {
+		t.Errorf("paired %+v; want one device, the owner (operator.admin)", paired.Paired)
+	}
+
+	t.Run("human output", func(t *testing.T) {
+		out, rc, _ := srvCLI(t, fe, "pair", "--config", in.cfg)
+		if rc != 0 || !strings.Contains(out, "works once") || !strings.Contains(out, "https://"+fe.name+"/#bootstrapToken=") ||
+			!strings.Contains(out, "█") || strings.Contains(out, in.token()) {
+			t.Errorf("pair (rc %d):\n%s", rc, out)
+		}
+	})
 
 	// The spent link: the gateway refuses the bootstrap token ("setup code
 	// invalid, expired, revoked, or already used"), so nothing new pairs.
