@@ -199,7 +199,7 @@ func TestPairBrowser(t *testing.T) {
 		mark := len(in.stderr.String())
 		browse(t, fe, p.Link)
 		deadline := time.Now().Add(90 * time.Second)
-		for !strings.Contains(in.stderr.String()[mark:], "already used") && !strings.Contains(in.stderr.String()[mark:], "bootstrap") {
+		for !strings.Contains(in.stderr.String()[mark:], "reason=bootstrap_token_invalid") {
 			if time.Now().After(deadline) {
 				t.Fatalf("no refusal of the spent link in the log after 90s:\n%s", in.stderr.String()[mark:])
 			}
