@@ -69,6 +69,7 @@ func TestPairResearch(t *testing.T) {
 		{"devices", "approve", "--help"}, {"devices", "reject", "--help"}, {"devices", "revoke", "--help"}, {"devices", "remove", "--help"},
 	} {
 		out, rc, d := srvCLI(t, fe, append([]string{"openclaw", "--config", in.cfg}, args...)...)
+		out = strings.ReplaceAll(out, in.token(), "<gateway token>") // dashboard's url field holds it
 		t.Logf("RESEARCH %v rc=%d took=%s\n%s", args, rc, d.Round(time.Millisecond), out)
 	}
 }
