@@ -249,7 +249,6 @@ func firewallHint() string {
 	return "allow TCP 80 and 443 in your cloud provider's firewall/security group"
 }
 
-
 // checkFirewall only names the firewall tool present, as a hint for reach
 // failures: reading its rules needs root and is not required.
 func checkFirewall() Result {
