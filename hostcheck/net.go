@@ -193,8 +193,8 @@ func fetch(ctx context.Context, o Options, name, url, token string, port int) Re
 		DisableKeepAlives: true,
 		Proxy:             nil, // the host's own view, not a proxy's
 	}
-	if o.dial != nil {
-		tr.DialContext = o.dial
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialName(ctx, o, network, addr)
 	}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: reachTimeout,
@@ -258,4 +258,32 @@ func checkFirewall() Result {
 		}
 	}
 	return Result{Name: "firewall", Level: Skip, Detail: "no ufw, nft or iptables found: only a cloud firewall can block ports"}
+}
+
+// dialName resolves with the same lookup the dns check used, so both
+// checks see the same answer, then dials each address in turn.
+func dialName(ctx context.Context, o Options, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	dial := o.dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	ips, err4 := o.lookup(ctx, "ip4", host)
+	ip6, _ := o.lookup(ctx, "ip6", host)
+	ips = append(unmap(ips), ip6...)
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("resolving %s: %w", host, err4)
+	}
+	var errs []error
+	for _, ip := range ips {
+		c, err := dial(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
