@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openclawd/openclawd/config"
@@ -50,9 +51,10 @@ func (o *setup) waitHealthy(ctx context.Context, client *localapi.Client, oldPID
 	t0 := time.Now()
 	deadline := t0.Add(o.wait)
 	var (
-		st   apitype.Status
-		err  error
-		last string
+		st    apitype.Status
+		err   error
+		last  string
+		watch crashWatch
 	)
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -71,6 +73,11 @@ func (o *setup) waitHealthy(ctx context.Context, client *localapi.Client, oldPID
 		if fresh && st.Gateway.State == apitype.GatewayFailed {
 			break // waiting longer changes nothing
 		}
+		if u, ok := unitProbe(ctx); ok {
+			if crash, why := watch.observe(u); crash {
+				return o.crashLoop(ctx, why)
+			}
+		}
 		if !time.Now().Before(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -86,6 +93,19 @@ func (o *setup) waitHealthy(ctx context.Context, client *localapi.Client, oldPID
 	}
 	fmt.Fprintf(o.errw, "openclawd: the gateway is not healthy after %s\n", time.Since(t0).Round(time.Second))
 	printStatus(o.out, st, palette{})
+	return ExitFailure
+}
+
+// crashLoop says at once that the service crash-loops, with the unit's
+// own last lines and the fix, rather than waiting out --wait.
+func (o *setup) crashLoop(ctx context.Context, why string) int {
+	fmt.Fprintf(o.errw, "openclawd: %s; not waiting any longer\n", why)
+	logs, fix := unitLogs(ctx)
+	fmt.Fprintln(o.out, "openclawd's last lines:")
+	for line := range strings.Lines(logs) {
+		fmt.Fprintf(o.out, "  | %s", line)
+	}
+	fmt.Fprintf(o.out, "\nFix: %s\n", fix)
 	return ExitFailure
 }
 

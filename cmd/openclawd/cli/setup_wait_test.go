@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openclawd/openclawd/config"
+	"github.com/openclawd/openclawd/localapi"
 	"github.com/openclawd/openclawd/service"
 )
 
@@ -132,7 +133,8 @@ func TestSetupStartsTheUnitWithoutSecretsInArgv(t *testing.T) {
 	}
 	var argv []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if a, ok := strings.CutPrefix(l, "argv: "); ok {
+		// setup also reads the unit's state while it waits (crashWatch).
+		if a, ok := strings.CutPrefix(l, "argv: "); ok && a != "show openclawd -p "+unitShowProps {
 			argv = append(argv, a)
 		}
 	}
@@ -152,5 +154,84 @@ func TestSetupWithoutServiceManager(t *testing.T) {
 	rc, out, errs := runSetup(t, "", nil, "--config", e.cfg, "--non-interactive")
 	if rc != ExitOK || !strings.Contains(out, "no service manager runs this host") || !strings.Contains(out, "sudo openclawd run --config "+e.cfg) {
 		t.Errorf("rc %d\n%s\n%s", rc, out, errs)
+	}
+}
+
+// systemctl show prints the properties in the unit's order, one KEY=VALUE a
+// line; these follow that shape for a Restart=on-failure unit.
+func TestCrashWatch(t *testing.T) {
+	show := func(active, sub, result string, restarts, status int) string {
+		return fmt.Sprintf("Result=%s\nNRestarts=%d\nExecMainStatus=%d\nLoadState=loaded\nActiveState=%s\nSubState=%s\n", result, restarts, status, active, sub)
+	}
+	tests := []struct {
+		name  string
+		polls []string
+		crash int // index of the poll that must say crash; -1 none
+		why   string
+	}{
+		{"healthy start", []string{show("activating", "start", "success", 0, 0), show("active", "running", "success", 0, 0)}, -1, ""},
+		{"one restart is not a loop", []string{show("active", "running", "success", 3, 0), show("activating", "auto-restart", "exit-code", 4, 1), show("active", "running", "success", 4, 0)}, -1, ""},
+		{"restarts rise by two", []string{show("active", "running", "success", 5, 0), show("activating", "start", "exit-code", 6, 1), show("activating", "start", "exit-code", 7, 1)}, 2, "restarted openclawd 2 times"},
+		{"auto-restart seen twice", []string{show("activating", "auto-restart", "exit-code", 1, 1), show("activating", "auto-restart", "exit-code", 1, 1)}, 1, "keeps exiting"},
+		{"failed", []string{show("failed", "failed", "exit-code", 0, 78)}, 0, "failed (result exit-code, exit status 78)"},
+		{"start limit hit", []string{show("activating", "auto-restart", "exit-code", 4, 1), show("failed", "failed", "start-limit-hit", 5, 1)}, 1, "start limit hit"},
+		{"no unit", []string{"LoadState=not-found\nActiveState=inactive\nSubState=dead\nNRestarts=0\nResult=success\nExecMainStatus=0\n", "LoadState=not-found\nActiveState=failed\nSubState=failed\nNRestarts=0\nResult=success\nExecMainStatus=0\n"}, -1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w crashWatch
+			for i, p := range tt.polls {
+				s, err := parseUnitShow(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				crash, why := w.observe(s)
+				if want := i == tt.crash; crash != want {
+					t.Fatalf("poll %d: crash %v (%q); want %v", i, crash, why, want)
+				}
+				if crash && !strings.Contains(why, tt.why) {
+					t.Errorf("why %q; want it to say %q", why, tt.why)
+				}
+				if crash {
+					return
+				}
+			}
+		})
+	}
+}
+
+func TestParseUnitShowRefuses(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":           "",
+		"bad NRestarts":   "ActiveState=active\nNRestarts=x\n",
+		"no active state": "SubState=running\n",
+	} {
+		if _, err := parseUnitShow(in); err == nil {
+			t.Errorf("%s: parsed %q", name, in)
+		}
+	}
+}
+
+// A crash-looping unit ends the wait at once, with its last lines and the
+// fix, though --wait has long to go.
+func TestSetupStopsWaitingOnCrashLoop(t *testing.T) {
+	polls := 0
+	prev := unitProbe
+	unitProbe = func(context.Context) (unitState, bool) {
+		polls++
+		return unitState{Load: "loaded", Active: "activating", Sub: "auto-restart", Result: "exit-code", NRestarts: polls, ExecMainStatus: 1}, true
+	}
+	t.Cleanup(func() { unitProbe = prev })
+	var out, errs bytes.Buffer
+	o := &setup{wait: time.Hour, poll: 10 * time.Millisecond, out: &out, errw: &errs}
+	cfg := &config.Config{}
+	cfg.Control.Socket = filepath.Join(t.TempDir(), "none.sock")
+	t0 := time.Now()
+	rc := o.waitHealthy(context.Background(), localapi.NewClient(cfg.Control.Socket), 0)
+	if rc != ExitFailure || time.Since(t0) > time.Minute {
+		t.Fatalf("rc %d after %s", rc, time.Since(t0))
+	}
+	if !strings.Contains(errs.String(), "not waiting any longer") || !strings.Contains(out.String(), "Fix: ") {
+		t.Errorf("output:\n%s\n%s", out.String(), errs.String())
 	}
 }
