@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +53,8 @@ func TestReach(t *testing.T) {
 	httpPort, httpsPort := lh.Addr().(*net.TCPAddr).Port, ls.Addr().(*net.TCPAddr).Port
 
 	// A DNS server in the namespace, answering from a table the cases set.
-	var answer []netip.Addr
+	var answer atomic.Pointer[[]netip.Addr] // set by the cases, read by the server
+	answer.Store(&[]netip.Addr{})
 	pc, err := srvListenPacket(srv)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +62,7 @@ func TestReach(t *testing.T) {
 	ds := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)
-		for _, a := range answer {
+		for _, a := range *answer.Load() {
 			hdr := dns.RR_Header{Name: q.Question[0].Name, Class: dns.ClassINET, Ttl: 1}
 			switch {
 			case a.Is4() && q.Question[0].Qtype == dns.TypeA:
@@ -103,7 +105,7 @@ func TestReach(t *testing.T) {
 			map[string]string{"reach_http": "port " + strconv.Itoa(httpPort)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			answer = tc.answer
+			answer.Store(&tc.answer)
 			if tc.block {
 				block(t, srv, httpPort)
 			}
