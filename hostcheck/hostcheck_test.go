@@ -210,3 +210,34 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+// TestRunLocal: with no domain and no daemon the network checks skip with
+// their reason, and the local ones all measure something.
+func TestRunLocal(t *testing.T) {
+	rs := Run(context.Background(), Options{StateDir: t.TempDir()})
+	want := map[string]Level{"ipv6": Skip, "dns": Skip, "reach_http": Skip, "reach_https": Skip}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		seen[r.Name] = true
+		if w, ok := want[r.Name]; ok && r.Level != w {
+			t.Errorf("%s: %s, want %s", r.Name, r.Level, w)
+		}
+		if r.Detail == "" {
+			t.Errorf("%s: no detail", r.Name)
+		}
+		if r.Level == Error && r.Fix == "" {
+			t.Errorf("%s: an error without a fix: %s", r.Name, r.Detail)
+		}
+		t.Logf("%-11s %-5s %s", r.Name, r.Level, r.Detail)
+	}
+	for _, n := range []string{"memory", "disk", "inodes", "clock", "ipv6", "dns", "reach_http", "reach_https", "firewall"} {
+		if !seen[n] {
+			t.Errorf("no %s result", n)
+		}
+	}
+	for _, n := range []string{"memory", "disk", "inodes", "clock"} {
+		if r := find(rs, n); r.Level == Skip {
+			t.Errorf("%s skipped on Linux: %s", n, r.Detail)
+		}
+	}
+}

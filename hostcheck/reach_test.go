@@ -3,6 +3,7 @@
 package hostcheck
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -87,20 +88,24 @@ func TestReach(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		answer  []netip.Addr
-		block   bool // drop the HTTP port with nft
+		block   bool   // drop the HTTP port with nft
+		token   string // "": the server's; else the daemon hands out another
 		want    map[string]Level
 		contain map[string]string
 	}{
-		{"name points here", []netip.Addr{srv.IP}, false,
+		{"name points here", []netip.Addr{srv.IP}, false, "",
 			map[string]Level{"dns": OK, "ipv6": OK, "reach_http": OK, "reach_https": Error},
 			map[string]string{"reach_https": "certificate"}},
-		{"name points elsewhere", []netip.Addr{other}, false,
+		{"name points elsewhere", []netip.Addr{other}, false, "",
 			map[string]Level{"dns": Error, "reach_http": Error},
 			map[string]string{"dns": "198.18.0.99", "reach_http": "firewall"}},
-		{"AAAA without host IPv6", []netip.Addr{srv.IP, v6}, false,
+		{"AAAA without host IPv6", []netip.Addr{srv.IP, v6}, false, "",
 			map[string]Level{"ipv6": Error},
 			map[string]string{"ipv6": "AAAA"}},
-		{"port blocked", []netip.Addr{srv.IP}, true,
+		{"answered by something else", []netip.Addr{srv.IP}, false, "tok-other",
+			map[string]Level{"dns": OK, "reach_http": Error},
+			map[string]string{"reach_http": "answered by something else"}},
+		{"port blocked", []netip.Addr{srv.IP}, true, "",
 			map[string]Level{"dns": OK, "reach_http": Error},
 			map[string]string{"reach_http": "port " + strconv.Itoa(httpPort)}},
 	} {
@@ -113,7 +118,7 @@ func TestReach(t *testing.T) {
 			defer cancel()
 			rs := checkNet(ctx, Options{
 				Domains: []string{strings.TrimSuffix(domain, ".")}, HTTPPort: httpPort, HTTPSPort: httpsPort,
-				Reach:       func(context.Context) (string, string, error) { return token, path, nil },
+				Reach:       func(context.Context) (string, string, error) { return cmp.Or(tc.token, token), path, nil },
 				PublicAddrs: []netip.Addr{srv.IP},
 				lookup:      res.LookupNetIP,
 				dial:        srv.DialContext,
