@@ -31,14 +31,14 @@ const (
 // restores openclaw.json.last-good and loses edits (§15).
 func gatewayFindings(ctx context.Context, cfg *config.Config) []check {
 	if len(cfg.Gateway.Command) > 0 {
-		return []check{{name: "gateway", result: "gateway.command is set: the openclaw CLI is not openclawd's to run", ok: true}}
+		return []check{{name: "gateway", result: "gateway.command is set: the openclaw CLI is not openclawd's to run", ok: true, level: levelSkip}}
 	}
 	if _, err := daemon.InstalledRuntime(cfg); err != nil {
-		return []check{{name: "gateway", result: "skipped its own checks: openclaw is not installed yet", ok: true}}
+		return []check{{name: "gateway", result: "skipped its own checks: openclaw is not installed yet", ok: true, level: levelSkip}}
 	}
 	need := gatewayCLIPeakMB + gatewayCLIMarginMB
 	if free, err := memAvailableMB(); err == nil && free < need {
-		return []check{{name: "gateway", ok: true, result: fmt.Sprintf("skipped its own checks: a CLI start needs about %d MB free, %d MB is", need, free)}}
+		return []check{{name: "gateway", ok: true, level: levelSkip, result: fmt.Sprintf("skipped its own checks: a CLI start needs about %d MB free, %d MB is", need, free)}}
 	}
 	var checks []check
 	for _, c := range []struct {
@@ -103,8 +103,15 @@ var decided = map[string]string{
 
 func gatewayCheck(source, id, sev, msg, fix string) check {
 	c := check{name: "gateway", ok: gatewayLevel(sev), result: fmt.Sprintf("%s %s [%s]: %s", source, sev, id, msg), fix: fix}
+	if c.ok && (sev == "warn" || sev == "warning") {
+		c.level = levelWarn
+	}
+	if strings.Contains(fix, "doctor --fix") {
+		// It may restore openclaw.json.last-good and lose edits (§15).
+		c.fix += " (back up first: `sudo openclawd backup`; `openclaw doctor --fix` may restore an older openclaw.json)"
+	}
 	if why, ok := decided[id]; ok {
-		c.ok, c.fix = true, "deliberate: "+why
+		c.ok, c.level, c.fix = true, levelOK, "deliberate: "+why
 	}
 	return c
 }
