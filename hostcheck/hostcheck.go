@@ -6,6 +6,7 @@ package hostcheck
 
 import (
 	"context"
+	"crypto/x509"
 	"net"
 	"net/netip"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	Reach func(ctx context.Context) (token, path string, err error)
 	// PublicAddrs nil: discovered from the host's interfaces.
 	PublicAddrs []netip.Addr
+	// RootCAs verifies the HTTPS reach (nil: the system's roots); for
+	// tls.mode internal, Caddy's local CA, which clients install.
+	RootCAs *x509.CertPool
 
 	meminfo string // tests: another /proc/meminfo
 	// tests: lookups and dials from inside a test namespace.

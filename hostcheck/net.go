@@ -189,7 +189,7 @@ func checkReach(ctx context.Context, o Options) []Result {
 func fetch(ctx context.Context, o Options, name, url, token string, port int) Result {
 	r := Result{Name: name}
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{}, // system roots
+		TLSClientConfig:   &tls.Config{RootCAs: o.RootCAs}, // nil: the system's
 		DisableKeepAlives: true,
 		Proxy:             nil, // the host's own view, not a proxy's
 	}

@@ -73,22 +73,30 @@ func Gateway(in Input) (Spec, error) {
 	}
 	cfg := in.Config
 	argv, path := slices.Clone(cfg.Gateway.Command), systemPath
+	base, small := map[string]string{}, []string(nil)
 	if in.Runtime != nil {
-		heap := openclaw.HeapMB(totalRAMMB(), cfg.Node.MaxOldSpaceMB)
-		argv = []string{in.Runtime.Node.Bin(), fmt.Sprintf("--max-old-space-size=%d", heap), in.Runtime.Openclaw.Launcher(),
-			"gateway", "run", "--port", strconv.Itoa(cfg.Gateway.Port), "--bind", "loopback", "--tailscale", "off"}
+		ram := totalRAMMB()
+		heap := openclaw.HeapMB(ram, cfg.Node.MaxOldSpaceMB)
+		argv = append([]string{in.Runtime.Node.Bin(), fmt.Sprintf("--max-old-space-size=%d", heap)}, openclaw.SmallHostNodeFlags(ram)...)
+		argv = append(argv, in.Runtime.Openclaw.Launcher(),
+			"gateway", "run", "--port", strconv.Itoa(cfg.Gateway.Port), "--bind", "loopback", "--tailscale", "off")
 		path = filepath.Join(in.Runtime.Node.Dir, "bin") + ":" + path // its own node and npm first
+		small = openclaw.SmallHostEnv(ram)
 	}
 	if len(argv) == 0 {
 		return Spec{}, fmt.Errorf("nothing to run: no runtime and no gateway.command")
 	}
 	home := cfg.Layout().Home()
-	env := Env(cfg, map[string]string{
-		"PATH": path,
-		"HOME": home,
-		// No ANSI colour in logs: the gateway colours even a pipe (§11).
-		"NO_COLOR": "1",
-	}, in.FileEnv, in.Token, gatewayPass)
+	base["PATH"], base["HOME"] = path, home
+	base["NO_COLOR"] = "1" // no ANSI colour in logs: the gateway colours even a pipe (§11)
+	env := Env(cfg, base, in.FileEnv, in.Token, gatewayPass)
+	// The small-host profile (docs/memory.md): what gateway.env or the env
+	// file does not set itself.
+	for _, kv := range small {
+		if k, v, _ := strings.Cut(kv, "="); env[k] == "" {
+			env[k] = v
+		}
+	}
 	return Spec{Argv: argv, Env: envList(env), Dir: home}, nil
 }
 

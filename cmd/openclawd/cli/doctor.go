@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,6 +146,9 @@ func hostChecks(ctx context.Context, cfg *config.Config) []check {
 	o := hostcheck.Options{StateDir: cfg.StateDir, HTTPPort: cfg.TLS.HTTPPort, HTTPSPort: cfg.TLS.HTTPSPort}
 	if cfg.TLS.Mode == "acme" || cfg.TLS.Mode == "internal" {
 		o.Domains = cfg.TLS.Domain
+		if cfg.TLS.Mode == "internal" {
+			o.RootCAs = internalRoots(ctx, cfg)
+		}
 		o.Reach = func(ctx context.Context) (string, string, error) {
 			r, err := localapi.NewClient(cfg.Control.Socket).Reach(ctx)
 			return r.Token, r.Path, err
@@ -231,4 +235,21 @@ func runtimeCheck(cfg *config.Config) check {
 		return check{name: "runtime", ok: true, result: fmt.Sprintf("Node %s / openclaw %s not installed yet under %s; `openclawd run` installs them",
 			o.Node.Version, o.Openclaw.Version, filepath.Clean(o.Root))}
 	}
+}
+
+// internalRoots is Caddy's local CA root, as status names it, or nil.
+func internalRoots(ctx context.Context, cfg *config.Config) *x509.CertPool {
+	st, err := localapi.NewClient(cfg.Control.Socket).Status(ctx)
+	if err != nil || st.TLS == nil || st.TLS.RootCert == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(st.TLS.RootCert)
+	if err != nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil
+	}
+	return pool
 }
