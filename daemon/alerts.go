@@ -323,7 +323,7 @@ func (d *Daemon) hostWarnings(cfg *config.Config, ss supervisor.Status, now time
 	if at := d.alerts.oomAt; !at.IsZero() && now.Sub(at) < time.Hour {
 		ws = append(ws, apitype.Warning{Code: "oom_kill", Severity: "warning",
 			Text: fmt.Sprintf("the kernel killed the gateway for lack of memory at %s", at.UTC().Format(time.RFC3339)),
-			Fix:  "Add swap (`sudo openclawd doctor --fix` makes a swapfile) or memory, or apply the small-host profile (`sudo openclawd setup --small-host yes`); `openclawd status` shows the gateway's memory and its trend."})
+			Fix:  "Add swap (`sudo openclawd doctor --fix` makes a swapfile) or memory: the gateway peaks near 0.9 GB at start; `openclawd status` shows its memory and trend."})
 	}
 	if free, total, err := fsutil.DiskSpace(cfg.StateDir); err == nil && total > 0 && (free < 1<<30 || free*20 < total) {
 		ws = append(ws, apitype.Warning{Code: "disk_low", Severity: "warning",

@@ -126,7 +126,7 @@ func (d *Daemon) memoryStatus(cfg *config.Config, now time.Time) (*apitype.Memor
 		ws = append(ws, apitype.Warning{Code: "gateway_memory_high", Severity: "warning",
 			Text: fmt.Sprintf("the gateway's processes hold %d MB, above memory.restart_above (%d MB); openclawd restarts it once it is quiet",
 				m.samples[len(m.samples)-1].rss>>20, out.RestartAbove>>20),
-			Fix: "Nothing to do now. If it recurs, apply the small-host profile (`sudo openclawd setup --small-host yes`) or add memory; `openclawd status` shows the trend."})
+			Fix: "Nothing to do now. If it recurs, add swap (`sudo openclawd doctor --fix`) or memory, or raise memory.restart_above; `openclawd status` shows the trend."})
 	}
 	return out, ws
 }

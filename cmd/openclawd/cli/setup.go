@@ -21,6 +21,7 @@ import (
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/config/edit"
 	"github.com/openclawd/openclawd/internal/fsutil"
+	"github.com/openclawd/openclawd/runtime/openclaw"
 	"github.com/openclawd/openclawd/service"
 )
 
@@ -222,6 +223,9 @@ func (o *setup) apply(ctx context.Context) (int, error) {
 	} else if changed {
 		memChanged = true
 		fmt.Fprintf(o.out, "memory bounds: MemoryHigh=%dM MemoryMax=%dM, from this host's RAM (%s)\n", l.High>>20, l.Max>>20, service.MemoryDropInPath)
+	}
+	if ram := service.HostRAM() >> 20; openclaw.IsSmallHost(ram) {
+		fmt.Fprintf(o.out, "small host (%d MB of RAM): the gateway peaks near 0.9 GB; openclawd starts it with\n%s", ram, openclaw.ShowSmallHost())
 	}
 
 	// (d) The whole config, as `openclawd validate` checks it.
