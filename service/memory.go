@@ -12,16 +12,18 @@ type MemoryLimits struct {
 	High, Max int64 // bytes
 }
 
-// SizeMemory sizes the bounds from the host's RAM. A reserve of a fifth of
-// RAM (256 MiB to 2 GiB) stays outside, so that sshd and the kernel keep
+// SizeMemory sizes the bounds from the host's RAM. A reserve of an eighth
+// of RAM (128 MiB to 2 GiB) stays outside, so that sshd and the kernel keep
 // working while the gateway grows: past MemoryMax the cgroup swaps, and
 // without swap the OOM killer picks inside the cgroup (the gateway, whose
-// oom_score_adj openclawd raises), never the host's login. MemoryHigh, an
-// eighth lower, makes the kernel reclaim from the gateway first.
+// oom_score_adj openclawd raises), never the host's login. On a 1 GB host
+// that leaves room for the gateway's start-up peak (about 0.75 GB
+// anonymous, docs/memory.md) even without swap. MemoryHigh, a sixteenth
+// lower, makes the kernel reclaim from the gateway first.
 func SizeMemory(ramBytes int64) MemoryLimits {
-	reserve := min(max(ramBytes/5, 256<<20), 2<<30)
+	reserve := min(max(ramBytes/8, 128<<20), 2<<30)
 	m := max(ramBytes-reserve, 512<<20)
-	return MemoryLimits{High: m - m/8, Max: m}
+	return MemoryLimits{High: m - m/16, Max: m}
 }
 
 // MemoryDropIn is the drop-in's text.
