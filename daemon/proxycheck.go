@@ -137,7 +137,7 @@ func proxyWarning(cfg *config.Config, name string, r *apitype.ProxyCheck, rootCe
 		health.ProxyGatewayDown:   "The gateway behind the proxy is not up: see the gateway section above.",
 		health.ProxyAttribution:   `The gateway does not trust openclawd's proxy: gateway.trustedProxies in openclaw.json must be ["127.0.0.1","::1"]; ` + restart,
 		health.ProxyOrigin:        fmt.Sprintf("gateway.controlUi.allowedOrigins in openclaw.json must list %v; %s", cfg.TLS.Origins(), restart),
-		health.ProxyPairing:       "The gateway asks remote clients to pair: list requests with `openclawd openclaw devices list` and approve with `openclawd openclaw devices approve <requestId>`. Never turn auth off instead.",
+		health.ProxyPairing:       "The gateway asks remote clients to pair: pair a browser with the single-use link of `sudo openclawd pair`, or list requests with `sudo openclawd devices` and approve one with `sudo openclawd devices approve <requestId>`. Never turn auth off instead.",
 		health.ProxyToken:         "The gateway refused openclawd's token through the proxy: remove gateway.auth.token from openclaw.json (openclawd passes the token itself), then `sudo openclawd restart`.",
 		health.ProxyRateLimited:   "The gateway locked out remote logins after repeated failures; it lifts after 5 minutes. Find the client with the wrong token in `openclawd logs`.",
 	}

@@ -149,9 +149,11 @@ func (o *setup) printNext(cfg *config.Config) {
 		fmt.Fprintf(o.out, "  http://127.0.0.1:%d/ on this host; from elsewhere, through SSH: ssh -N -L %d:127.0.0.1:%d <this host>\n", p, p, p)
 	}
 	fmt.Fprintf(o.out, "Log in with the gateway token: sudo openclawd token%s\n", cfgFlag)
-	fmt.Fprintln(o.out, "A browser elsewhere must be paired once; list its request and approve it here:")
-	fmt.Fprintf(o.out, "  sudo openclawd openclaw%s devices list\n", cfgFlag)
-	fmt.Fprintf(o.out, "  sudo openclawd openclaw%s devices approve <requestId>\n", cfgFlag)
+	fmt.Fprintln(o.out, "A browser elsewhere must be paired once: open a single-use link (with a QR code) from")
+	fmt.Fprintf(o.out, "  sudo openclawd pair%s\n", cfgFlag)
+	fmt.Fprintln(o.out, "or list its request and approve it by id:")
+	fmt.Fprintf(o.out, "  sudo openclawd devices%s\n", cfgFlag)
+	fmt.Fprintf(o.out, "  sudo openclawd devices approve <requestId>%s\n", cfgFlag)
 	o.printBackups(cfg, cfgFlag)
 }
 

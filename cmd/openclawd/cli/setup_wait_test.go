@@ -30,7 +30,7 @@ func TestSetupStartsWaitsAndIsIdempotent(t *testing.T) {
 		e.cfg + ": set gateway.env_file", e.envFile + ": set OPENAI_API_KEY, SLACK_BOT_TOKEN",
 		"gateway token: generated in " + e.dir + "/state/secrets/gateway-token",
 		"the gateway is healthy", fmt.Sprintf("http://127.0.0.1:%d/", e.port),
-		"sudo openclawd token --config " + e.cfg, "devices approve <requestId>",
+		"sudo openclawd token --config " + e.cfg, "devices approve <requestId>", "sudo openclawd pair --config " + e.cfg,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
