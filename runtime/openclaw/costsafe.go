@@ -38,6 +38,12 @@ func CostSafe() []CostSafeKey {
 // creating the file if needed, and returns the keys it changed. Other
 // keys are kept as they are.
 func ApplyCostSafe(path string) (changed []string, err error) {
+	return applyKeys(path, CostSafe())
+}
+
+// applyKeys sets keys in the gateway config at path (created if missing)
+// in one atomic write, and returns the names of those it changed.
+func applyKeys(path string, keys []CostSafeKey) (changed []string, err error) {
 	root, err := readGatewayConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		root, err = json5.NewObject(), nil
@@ -45,7 +51,7 @@ func ApplyCostSafe(path string) (changed []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range CostSafe() {
+	for _, k := range keys {
 		if cur, ok := root.Get(k.Path...); ok && json5.Equal(cur, k.Value) {
 			continue
 		}

@@ -1,12 +1,8 @@
 package openclaw
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
-
-	"github.com/openclawd/openclawd/internal/json5"
 )
 
 // SmallHostRAMMB is the RAM below which `openclawd setup` applies the
@@ -31,24 +27,8 @@ func SmallHost() []CostSafeKey { return nil }
 // creating the file if needed, and returns the keys it changed. Other
 // keys are kept as they are.
 func ApplySmallHost(path string) (changed []string, err error) {
-	root, err := readGatewayConfig(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		root, err = json5.NewObject(), nil
-	}
+	changed, err = applyKeys(path, SmallHost())
 	if err != nil {
-		return nil, fmt.Errorf("small-host profile: %w", err)
-	}
-	for _, k := range SmallHost() {
-		if cur, ok := root.Get(k.Path...); ok && json5.Equal(cur, k.Value) {
-			continue
-		}
-		root.Set(k.Path, k.Value)
-		changed = append(changed, k.Name())
-	}
-	if len(changed) == 0 {
-		return nil, nil
-	}
-	if err := writeGatewayConfig(path, root); err != nil {
 		return nil, fmt.Errorf("small-host profile: %w", err)
 	}
 	return changed, nil
