@@ -65,6 +65,6 @@ func (d *Daemon) Reach() (apitype.Reach, error) {
 	if d.caddy == nil {
 		return apitype.Reach{}, errors.New("tls.mode is off: openclawd serves nothing on ports 80 and 443")
 	}
-	tok, path := embedcaddy.NewReachToken()
-	return apitype.Reach{Token: tok, Path: path}, nil
+	tok, path, err := embedcaddy.NewReachToken()
+	return apitype.Reach{Token: tok, Path: path}, err
 }

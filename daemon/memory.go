@@ -26,7 +26,14 @@ type memState struct {
 	peak        int64
 	over        time.Time // first sample above the bound; zero: not above
 	lastRestart *apitype.MemoryRestart
+	restarted   int  // the gateway restarted for memory: draining, not sampled
+	held        bool // above the bound again within memoryCooldown: warn only
 }
+
+// memoryCooldown: one restart for memory per this long. A gateway that
+// grows back sooner is a warning, not a restart loop (which would also
+// hide a crash loop from its tracker).
+const memoryCooldown = time.Hour
 
 type memSample struct {
 	at  time.Time
@@ -66,7 +73,9 @@ func (d *Daemon) sampleMemory(cfg *config.Config, now time.Time) {
 	m := &d.mem
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if ss.State != supervisor.Running || ss.PID == 0 {
+	if ss.State != supervisor.Running || ss.PID == 0 || ss.PID == m.restarted {
+		// The restarted gateway drains its chat turns for up to
+		// gateway.stop_timeout: not a new gateway to sample.
 		m.pid, m.samples, m.over, m.peak = 0, nil, time.Time{}, 0
 		return
 	}
@@ -99,9 +108,19 @@ func (d *Daemon) sampleMemory(cfg *config.Config, now time.Time) {
 	if d.restoring.Load() || d.upgrading.Load() {
 		return // those hold and restart the gateway themselves
 	}
+	if r := m.lastRestart; r != nil && now.Sub(r.At) < memoryCooldown {
+		if !m.held {
+			m.held = true
+			d.log.Warn("the gateway's memory is above memory.restart_above again within an hour of a restart for it; not restarting again",
+				"rss_mb", rss>>20, "restart_above_mb", limit>>20)
+		}
+		return
+	}
+	m.held = false
 	reason := fmt.Sprintf("memory: the gateway's processes held %d MB, above memory.restart_above (%d MB), since %s",
 		rss>>20, limit>>20, m.over.UTC().Format(time.RFC3339))
 	m.lastRestart = &apitype.MemoryRestart{At: now.UTC(), Reason: reason}
+	m.restarted = ss.PID
 	m.pid, m.samples, m.over, m.peak = 0, nil, time.Time{}, 0
 	d.log.Warn("restarting the gateway for memory", "reason", reason)
 	d.sup.Restart(reason)
@@ -123,9 +142,13 @@ func (d *Daemon) memoryStatus(cfg *config.Config, now time.Time) (*apitype.Memor
 	if !m.over.IsZero() {
 		t := m.over.UTC()
 		out.OverSince = &t
+		what := "openclawd restarts it once it is quiet"
+		if m.held {
+			what = "it was restarted for memory less than an hour ago, so openclawd does not restart it again"
+		}
 		ws = append(ws, apitype.Warning{Code: "gateway_memory_high", Severity: "warning",
-			Text: fmt.Sprintf("the gateway's processes hold %d MB, above memory.restart_above (%d MB); openclawd restarts it once it is quiet",
-				m.samples[len(m.samples)-1].rss>>20, out.RestartAbove>>20),
+			Text: fmt.Sprintf("the gateway's processes hold %d MB, above memory.restart_above (%d MB); %s",
+				m.samples[len(m.samples)-1].rss>>20, out.RestartAbove>>20, what),
 			Fix: "Nothing to do now. If it recurs, add swap (`sudo openclawd doctor --fix`) or memory, or raise memory.restart_above; `openclawd status` shows the trend."})
 	}
 	return out, ws

@@ -164,8 +164,8 @@ func httpApp(o Options, b *builder) caddyhttp.App {
 			// automatic HTTPS inserts after the last route with one.
 			MatcherSetsRaw: caddyhttp.RawMatcherSets{{"host": b.json(caddyhttp.MatchHost(o.Domains)),
 				"path": b.json(caddyhttp.MatchPath{ReachPrefix + "*"})}},
-			HandlersRaw:    []json.RawMessage{mod(gate{ReachOnly: true}, "handler", "openclawd_gate")},
-			Terminal:       true,
+			HandlersRaw: []json.RawMessage{mod(gate{ReachOnly: true}, "handler", "openclawd_gate")},
+			Terminal:    true,
 		}},
 	}
 	return caddyhttp.App{

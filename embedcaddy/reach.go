@@ -3,6 +3,7 @@ package embedcaddy
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -27,7 +28,7 @@ var reach = struct {
 // NewReachToken makes a token the front end answers for reachTTL, and the
 // path to fetch it at. It reveals nothing: it is random, and answered
 // only to whoever already has it.
-func NewReachToken() (token, path string) {
+func NewReachToken() (token, path string, err error) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	token = hex.EncodeToString(b)
@@ -39,10 +40,11 @@ func NewReachToken() (token, path string) {
 			delete(reach.tokens, t)
 		}
 	}
-	if len(reach.tokens) < 64 { // a bound on what callers can pile up
-		reach.tokens[token] = now.Add(reachTTL)
+	if len(reach.tokens) >= 64 { // a bound on what callers can pile up
+		return "", "", errors.New("too many reach tokens are live; try again in two minutes")
 	}
-	return token, ReachPrefix + token
+	reach.tokens[token] = now.Add(reachTTL)
+	return token, ReachPrefix + token, nil
 }
 
 // serveReach answers a reach path: the token if it is live, else 404.

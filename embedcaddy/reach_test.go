@@ -16,7 +16,10 @@ func TestReachToken(t *testing.T) {
 	o := internalOpts(t, gw, "claw.localhost")
 	s := startServer(t, o)
 	hc := client(internalRoots(t, s, "claw.localhost"), "")
-	tok, path := NewReachToken()
+	tok, path, err := NewReachToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	plain := "http://" + net.JoinHostPort("claw.localhost", strconv.Itoa(o.HTTPPort))
 	tests := []struct {
 		name, url  string
@@ -25,7 +28,7 @@ func TestReachToken(t *testing.T) {
 	}{
 		{"https", base(o, "claw.localhost") + path, http.StatusOK, tok},
 		{"http", plain + path, http.StatusOK, tok},
-		{"unknown token over https", base(o, "claw.localhost") + ReachPrefix + "00" + tok[2:], http.StatusNotFound, ""},
+		{"unknown token over https", base(o, "claw.localhost") + ReachPrefix + "zz" + tok[2:], http.StatusNotFound, ""},
 		{"unknown token over http", plain + ReachPrefix + "nope", http.StatusNotFound, ""},
 		{"http elsewhere still redirects", plain + "/chat", http.StatusPermanentRedirect, ""},
 	}

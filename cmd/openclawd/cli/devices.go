@@ -81,7 +81,7 @@ func devicesCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	out, rc := openclawOutput(cfg, []string{"devices", "list", "--json"}, stderr)
 	if rc != 0 {
-		fmt.Fprintf(stderr, "openclawd devices: openclaw devices list exited %d\n%s", rc, out)
+		fmt.Fprintf(stderr, "openclawd devices: openclaw devices list exited %d%s\n", rc, failReason(out))
 		return ExitFailure
 	}
 	l, err := parseDeviceList(out)

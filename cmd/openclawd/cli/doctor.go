@@ -198,6 +198,9 @@ func doctorFix(cfg *config.Config, yes bool, in io.Reader, stdout, stderr io.Wri
 	if os.Geteuid() != 0 {
 		return failf(stderr, "a swapfile needs root: sudo openclawd doctor --fix")
 	}
+	if _, err := os.Lstat(path); err == nil {
+		return failf(stderr, "memory: %s; %s already exists, so doctor makes no swapfile: check it with `swapon --show` and size it by hand", mem.Detail, path)
+	}
 	fmt.Fprintf(stdout, "memory: %s\n", mem.Detail)
 	fmt.Fprintf(stdout, "fix: create a %d MB swapfile at %s, turn it on, and add it to /etc/fstab so it survives reboots.\n", size>>20, path)
 	if !yes {

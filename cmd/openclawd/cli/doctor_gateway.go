@@ -22,7 +22,7 @@ import (
 const (
 	gatewayCLIPeakMB   = 680
 	gatewayCLIMarginMB = 256
-	gatewayCLITimeout  = 30 * time.Second
+	gatewayCLITimeout  = 90 * time.Second
 )
 
 // gatewayFindings runs `openclaw doctor --lint --json` and `openclaw
@@ -69,6 +69,9 @@ func runGatewayCLI(ctx context.Context, cfg *config.Config, args []string) ([]by
 	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
+	// A killed CLI's children may hold its stdout open: Wait gives up
+	// on the pipe after this.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("openclaw: %w", err)
 	}

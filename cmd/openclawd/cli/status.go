@@ -490,12 +490,15 @@ func memoryLine(rss int64, m *apitype.Memory) string {
 		}
 		parts = append(parts, p, fmt.Sprintf("peak %d MB", m.PeakBytes>>20))
 	}
-	if m.RestartAbove > 0 {
+	if m.RestartAbove > 0 && m.ServiceLimit > 0 && m.RestartAbove >= m.ServiceLimit {
+		// RSS cannot pass the unit's MemoryMax: swap, then the OOM killer.
+		parts = append(parts, fmt.Sprintf("bounded by the service's %d MB (memory.restart_above %d MB is above it)", m.ServiceLimit>>20, m.RestartAbove>>20))
+	} else if m.RestartAbove > 0 {
 		parts = append(parts, fmt.Sprintf("restarts above %d MB", m.RestartAbove>>20))
 	} else {
 		parts = append(parts, "no restart bound (memory.restart_above: off)")
 	}
-	if m.ServiceLimit > 0 {
+	if m.ServiceLimit > 0 && m.RestartAbove < m.ServiceLimit {
 		parts = append(parts, fmt.Sprintf("of %d MB the service may use", m.ServiceLimit>>20))
 	}
 	line := strings.Join(parts, ", ")
