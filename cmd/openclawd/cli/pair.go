@@ -41,6 +41,10 @@ func pairCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	origins := cfg.TLS.Origins()
 	link := h.BrowserURL
+	if err := checkLink(link); err != nil {
+		fmt.Fprintf(stderr, "openclawd: pair: %v\n", err)
+		return ExitFailure
+	}
 	if len(origins) > 0 {
 		if link, err = rewriteOrigin(h.BrowserURL, origins[0]); err != nil {
 			fmt.Fprintf(stderr, "openclawd: pair: %v\n", err)
@@ -111,6 +115,20 @@ func decodeLastJSON(out []byte, v any) error {
 		}
 		i += j + 1
 	}
+}
+
+// checkLink refuses a link that would print a long-lived secret: it must
+// carry a single-use bootstrap token and never the gateway token.
+func checkLink(link string) error {
+	_, frag, _ := strings.Cut(link, "#")
+	parts := strings.Split(frag, "&")
+	if slices.ContainsFunc(parts, func(p string) bool { return strings.HasPrefix(p, "token=") }) {
+		return errors.New("the link openclaw made carries the gateway token, not a single-use one; not printing it")
+	}
+	if !slices.ContainsFunc(parts, func(p string) bool { return strings.HasPrefix(p, "bootstrapToken=") }) {
+		return errors.New("the pairing link carries no bootstrap token")
+	}
+	return nil
 }
 
 // rewriteOrigin moves the link to origin (https://host[:port]) and its

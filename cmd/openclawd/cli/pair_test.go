@@ -69,3 +69,25 @@ func TestParseHandoff(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckLink(t *testing.T) {
+	tests := []struct {
+		name, link, err string
+	}{
+		{"single-use", "http://127.0.0.1:1/#bootstrapToken=abc&gatewayUrl=ws%3A%2F%2F127.0.0.1%3A1", ""},
+		{"the gateway token", "http://127.0.0.1:1/#token=s3cret", "carries the gateway token"},
+		{"both", "http://127.0.0.1:1/#bootstrapToken=abc&token=s3cret", "carries the gateway token"},
+		{"neither", "http://127.0.0.1:1/", "no bootstrap token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkLink(tt.link)
+			if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("checkLink = %v, want %q", err, tt.err)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error shows the token: %v", err)
+			}
+		})
+	}
+}
