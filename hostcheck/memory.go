@@ -54,6 +54,15 @@ func readMeminfo(path string) (meminfo, error) {
 	return m, nil
 }
 
+// Memory is Run's memory check alone (doctor --fix's question).
+func Memory() Result { return checkMemory("/proc/meminfo") }
+
+// MemAvailable is the host's MemAvailable in bytes.
+func MemAvailable() (int64, error) {
+	m, err := readMeminfo("/proc/meminfo")
+	return m.avail, err
+}
+
 func checkMemory(path string) Result {
 	r := Result{Name: "memory"}
 	m, err := readMeminfo(path)

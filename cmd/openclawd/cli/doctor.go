@@ -181,13 +181,8 @@ func printChecks(w io.Writer, checks []check) {
 // doctorFix makes a swapfile when memory is short, after asking (or with
 // --yes). It runs as root, before the checks drop to the service user.
 func doctorFix(cfg *config.Config, yes bool, in io.Reader, stdout, stderr io.Writer) int {
-	var mem *hostcheck.Result
-	for _, r := range hostcheck.Run(context.Background(), hostcheck.Options{StateDir: cfg.StateDir}) {
-		if r.Name == "memory" {
-			mem = &r
-		}
-	}
-	if mem == nil || mem.Level != hostcheck.Error {
+	mem := hostcheck.Memory()
+	if mem.Level != hostcheck.Error {
 		fmt.Fprintln(stdout, "memory: enough; no swapfile needed")
 		return ExitOK
 	}

@@ -1,19 +1,17 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/openclawd/openclawd/config"
 	"github.com/openclawd/openclawd/daemon"
+	"github.com/openclawd/openclawd/hostcheck"
 )
 
 // gatewayCLIPeakMB is the peak RSS of one openclaw CLI start measured on
@@ -37,8 +35,8 @@ func gatewayFindings(ctx context.Context, cfg *config.Config) []check {
 		return []check{{name: "gateway", result: "skipped its own checks: openclaw is not installed yet", ok: true, level: levelSkip}}
 	}
 	need := gatewayCLIPeakMB + gatewayCLIMarginMB
-	if free, err := memAvailableMB(); err == nil && free < need {
-		return []check{{name: "gateway", ok: true, level: levelSkip, result: fmt.Sprintf("skipped its own checks: a CLI start needs about %d MB free, %d MB is", need, free)}}
+	if avail, err := hostcheck.MemAvailable(); err == nil && int(avail>>20) < need {
+		return []check{{name: "gateway", ok: true, level: levelSkip, result: fmt.Sprintf("skipped its own checks: a CLI start needs about %d MB free, %d MB is", need, avail>>20)}}
 	}
 	var checks []check
 	for _, c := range []struct {
@@ -165,20 +163,4 @@ func parseGatewayAudit(b []byte) ([]check, error) {
 		cs = append(cs, check{name: "gateway", ok: true, result: "audit: no warnings or critical findings"})
 	}
 	return cs, nil
-}
-
-func memAvailableMB() (int, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb / 1024, err
-		}
-	}
-	return 0, errors.New("no MemAvailable in /proc/meminfo")
 }
